@@ -1,0 +1,33 @@
+# make run: install into .venv and start bystander with its defaults.
+# make test: install what the tests need (system packages too, when run as root) and run the suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+ARGS ?=
+
+.PHONY: setup run test system-deps bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+setup: $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+
+run: setup
+	$(BIN)/bystander $(if $(ARGS),$(ARGS),faces list)
+
+# The tests need ffmpeg/ffprobe (real codecs beside PyAV's); installed only when we may.
+system-deps:
+	@if [ "$$(id -u)" = 0 ] && ! command -v ffprobe >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null; \
+	fi
+
+test: setup system-deps
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python benchmarks/photo.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info

@@ -1,0 +1,60 @@
+"""``bystander faces``: register, list and forget people."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..engine import Engine, EngineConfig
+from ..errors import BystanderError
+from ..media.image import read_photo
+from ..registry import embed_registration_photo
+from .common import open_registry
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("faces", help="manage registered people (their faces stay sharp)")
+    fs = p.add_subparsers(dest="faces_command", required=True, metavar="{add,list,remove}")
+    a = fs.add_parser("add", help="register a person from one or more photos (only embeddings are stored)")
+    a.add_argument("name")
+    a.add_argument("photos", nargs="+", type=Path)
+    a.add_argument("--largest", action="store_true", help="in a photo with several faces, take the biggest")
+    a.set_defaults(func=add)
+    ls = fs.add_parser("list", help="who is registered, and how many shots each")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=list_people)
+    rm = fs.add_parser("remove", help="forget a person (their embeddings are deleted)")
+    rm.add_argument("name")
+    rm.set_defaults(func=remove)
+
+
+def add(args) -> int:
+    engine = Engine(config=EngineConfig())
+    # Every photo is checked before anything is saved: all shots are added, or none.
+    vectors = [embed_registration_photo(engine, read_photo(p).bgr, str(p), args.largest) for p in args.photos]
+    with open_registry(args) as reg:
+        person = reg.add(args.name, vectors, [p.name for p in args.photos])
+    print(f"registered {person.name}: {len(vectors)} shot(s) added, {person.shots} in all")
+    return 0
+
+
+def list_people(args) -> int:
+    with open_registry(args) as reg:
+        people = reg.people()
+    if args.json:
+        print(json.dumps([p.as_dict() for p in people], indent=2))
+    elif not people:
+        print("nobody registered: every face will be redacted")
+    else:
+        width = max(len(p.name) for p in people)
+        for p in people:
+            print(f"{p.name:<{width}}  {p.shots} shot(s)")
+    return 0
+
+
+def remove(args) -> int:
+    with open_registry(args) as reg:
+        if not reg.remove(args.name):
+            raise BystanderError(f"nobody named '{args.name}' is registered")
+    print(f"removed {args.name}: their embeddings are deleted")
+    return 0

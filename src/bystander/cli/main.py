@@ -1,0 +1,40 @@
+"""The ``bystander`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .. import __version__
+from ..engine import ModelError
+from ..errors import BystanderError
+from . import faces, photo
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="bystander",
+        description="Blur every face except the people you registered, in photos, videos and live streams.")
+    p.add_argument("--home", metavar="DIR",
+                   help="where data lives (default: $BYSTANDER_HOME, else $XDG_DATA_HOME/bystander)")
+    p.add_argument("--version", action="version", version=f"bystander {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    faces.add_parser(sub)
+    photo.add_parser(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (BystanderError, ModelError) as exc:
+        print(f"bystander: error: {exc}", file=sys.stderr)
+        return getattr(exc, "exit_code", 2)
+    except KeyboardInterrupt:
+        print("bystander: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""``bystander photo``: redact every face except registered ones, in a photo or a folder."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from ..engine import Engine
+from ..errors import BystanderError
+from ..media.atomic import atomic_output
+from ..media.image import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, read_photo, write_photo
+from .common import add_redaction_options, build_engine, show_progress
+
+HELP = """Redact every face in a photo (or every photo in a folder) except registered people.
+EXIF orientation is applied before detection. The output keeps the input's size and format,
+and carries no metadata: EXIF (GPS position, camera, time) is stripped."""
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("photo", help="redact a photo or a folder of photos", description=HELP)
+    p.add_argument("input", type=Path, help="an image file, or a folder of images")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output file (or folder, for a folder input)")
+    p.add_argument("--force", action="store_true", help="allow the output to overwrite the input")
+    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+                   help="refuse images above this many pixels (default %(default)s)")
+    add_redaction_options(p)
+    p.set_defaults(func=run)
+
+
+def redact_photo(engine: Engine, src: Path, dst: Path, max_pixels: int) -> dict:
+    photo = read_photo(src, max_pixels)
+    decisions = engine.analyse_photo(photo.bgr)
+    out = engine.redact(photo.bgr.copy(), [d.face.box for d in decisions if d.redact])
+    write_photo(dst, photo, out)
+    return {
+        "input": str(src), "output": str(dst),
+        "width": int(photo.bgr.shape[1]), "height": int(photo.bgr.shape[0]),
+        "faces": [d.as_dict() for d in decisions],
+        "redacted": sum(d.redact for d in decisions),
+        "kept": sorted({d.person for d in decisions if not d.redact}),
+    }
+
+
+def _refuse_overwrite(src: Path, dst: Path, force: bool) -> None:
+    if dst.exists() and src.exists() and dst.resolve() == src.resolve() and not force:
+        raise BystanderError(f"{dst}: this would overwrite the input; pass --force to allow it")
+
+
+def write_report(path: str | None, report) -> None:
+    if not path:
+        return
+    with atomic_output(Path(path)) as tmp:
+        tmp.write_text(json.dumps(report, indent=2))
+
+
+def run(args) -> int:
+    src, dst = args.input, args.output
+    if not src.exists():
+        raise BystanderError(f"{src}: no such file or folder")
+    if src.is_dir():
+        return _run_folder(args, src, dst)
+    if dst.is_dir():
+        dst = dst / src.name
+    _refuse_overwrite(src, dst, args.force)
+    engine = build_engine(args)
+    report = redact_photo(engine, src, dst, args.max_pixels)
+    write_report(args.report, report)
+    kept = f", kept {', '.join(report['kept'])}" if report["kept"] else ""
+    print(f"{dst}: {len(report['faces'])} face(s), {report['redacted']} redacted{kept}")
+    return 0
+
+
+def _run_folder(args, src: Path, dst: Path) -> int:
+    files = sorted(p for p in src.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if dst.exists() and not dst.is_dir():
+        raise BystanderError(f"{dst}: the input is a folder, so the output must be a folder too")
+    dst.mkdir(parents=True, exist_ok=True)
+    if dst.resolve() == src.resolve() and not args.force:
+        raise BystanderError(f"{dst}: this would overwrite the inputs; pass --force to allow it")
+    engine = build_engine(args)
+    reports, failures = [], []
+    bar = None
+    if show_progress(args):
+        from tqdm import tqdm
+        bar = tqdm(total=len(files), unit="photo", file=sys.stderr)
+    for f in files:
+        try:
+            reports.append(redact_photo(engine, f, dst / f.name, args.max_pixels))
+        except BystanderError as exc:
+            failures.append(str(exc))
+            reports.append({"input": str(f), "error": str(exc)})
+        if bar:
+            bar.update(1)
+    if bar:
+        bar.close()
+    write_report(args.report, reports)
+    faces = sum(len(r.get("faces", [])) for r in reports)
+    redacted = sum(r.get("redacted", 0) for r in reports)
+    print(f"{dst}: {len(files) - len(failures)} of {len(files)} photo(s) done, {faces} face(s), {redacted} redacted")
+    for msg in failures:
+        print(f"bystander: failed: {msg}", file=sys.stderr)
+    return 1 if failures else 0

@@ -1,0 +1,122 @@
+"""Face detection.
+
+``Detector`` is the small interface the rest of the engine uses; ``YuNet`` is the
+default implementation. Large frames are analysed on a downscaled copy and the
+boxes mapped back, so the cost is set by ``analysis_size``, not by the input.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from .face import Face
+from .models import YUNET, session
+
+_STRIDES = (8, 16, 32)
+
+
+class Detector(Protocol):
+    def detect(self, frame: np.ndarray) -> list[Face]:
+        """Faces in a BGR uint8 frame, in that frame's pixel coordinates."""
+        ...
+
+
+def _priors(rows: int, cols: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    r, c = np.mgrid[0:rows, 0:cols]
+    return c.reshape(-1).astype(np.float32), r.reshape(-1).astype(np.float32)
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
+    """Indices kept by greedy non-maximum suppression, best first."""
+    order = np.argsort(-scores)
+    keep: list[int] = []
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    while order.size:
+        i = order[0]
+        keep.append(i)
+        rest = order[1:]
+        xx1 = np.maximum(boxes[i, 0], boxes[rest, 0])
+        yy1 = np.maximum(boxes[i, 1], boxes[rest, 1])
+        xx2 = np.minimum(boxes[i, 2], boxes[rest, 2])
+        yy2 = np.minimum(boxes[i, 3], boxes[rest, 3])
+        inter = np.clip(xx2 - xx1, 0, None) * np.clip(yy2 - yy1, 0, None)
+        overlap = inter / (area[i] + area[rest] - inter + 1e-9)
+        order = rest[overlap <= iou]
+    return np.array(keep, dtype=np.int64)
+
+
+class YuNet:
+    """YuNet 2023mar (OpenCV Zoo, MIT) on onnxruntime.
+
+    ``threshold`` defaults low (0.4): the model's usual 0.9 misses the 20 px faces
+    of people in the background, who are exactly the ones we must find. A false
+    positive costs a blurred patch; a miss costs someone's privacy.
+    """
+
+    def __init__(self, threshold: float = 0.4, analysis_size: int = 1280, nms_iou: float = 0.3,
+                 threads: int = 1):
+        self.threshold = threshold
+        self.analysis_size = analysis_size
+        self.nms_iou = nms_iou
+        self._session = session(YUNET, threads=threads, dynamic_input=True)
+        self._input = self._session.get_inputs()[0].name
+        self._names = [o.name for o in self._session.get_outputs()]
+        self._priors: dict[tuple[int, int], list] = {}
+
+    def _prepare(self, frame: np.ndarray) -> tuple[np.ndarray, float]:
+        h, w = frame.shape[:2]
+        scale = min(1.0, self.analysis_size / max(h, w))
+        if scale < 1.0:
+            frame = cv2.resize(frame, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+        sh, sw = frame.shape[:2]
+        ph, pw = -(-sh // 32) * 32, -(-sw // 32) * 32
+        blob = np.zeros((1, 3, ph, pw), np.float32)
+        blob[0, :, :sh, :sw] = frame.transpose(2, 0, 1)
+        return blob, scale
+
+    def detect(self, frame: np.ndarray) -> list[Face]:
+        blob, scale = self._prepare(frame)
+        ph, pw = blob.shape[2:]
+        out = dict(zip(self._names, self._session.run(self._names, {self._input: blob})))
+        all_boxes, all_scores, all_kps = [], [], []
+        for stride in _STRIDES:
+            cols, rows = pw // stride, ph // stride
+            key = (rows * 10000 + cols, stride)
+            if key not in self._priors:
+                self._priors[key] = _priors(rows, cols, stride)
+            px, py = self._priors[key]
+            cls = np.clip(out[f"cls_{stride}"][0, :, 0], 0, 1)
+            obj = np.clip(out[f"obj_{stride}"][0, :, 0], 0, 1)
+            score = np.sqrt(cls * obj)
+            sel = np.nonzero(score >= self.threshold)[0]
+            if not sel.size:
+                continue
+            bb = out[f"bbox_{stride}"][0, sel]
+            kp = out[f"kps_{stride}"][0, sel].reshape(-1, 5, 2)
+            cx = (px[sel] + bb[:, 0]) * stride
+            cy = (py[sel] + bb[:, 1]) * stride
+            w = np.exp(bb[:, 2]) * stride
+            h = np.exp(bb[:, 3]) * stride
+            all_boxes.append(np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], 1))
+            all_scores.append(score[sel])
+            kx = (kp[:, :, 0] + px[sel, None]) * stride
+            ky = (kp[:, :, 1] + py[sel, None]) * stride
+            all_kps.append(np.stack([kx, ky], 2))
+        if not all_boxes:
+            return []
+        boxes = np.concatenate(all_boxes) / scale
+        scores = np.concatenate(all_scores)
+        kps = np.concatenate(all_kps) / scale
+        fh, fw = frame.shape[:2]
+        faces = []
+        for i in nms(boxes, scores, self.nms_iou):
+            x1, y1, x2, y2 = boxes[i]
+            x1, y1 = max(0.0, float(x1)), max(0.0, float(y1))
+            x2, y2 = min(float(fw), float(x2)), min(float(fh), float(y2))
+            if x2 - x1 < 2 or y2 - y1 < 2:
+                continue
+            faces.append(Face((x1, y1, x2, y2), float(scores[i]), kps[i].astype(np.float32)))
+        return faces

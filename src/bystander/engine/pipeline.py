@@ -1,0 +1,155 @@
+"""The engine: detect, track, recognise, decide, redact.
+
+Fail-safe throughout: a face is left visible only when it is confidently
+recognised as a registered person; anything unknown, too small or uncertain is
+redacted. ``analyse_photo`` judges one image on its own; ``Stream`` judges a
+sequence of frames and requires agreement over several frames before it shows
+anyone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .detect import Detector, YuNet
+from .face import Decision, Face
+from .match import DEFAULT_THRESHOLD, MIN_RECOGNISABLE, Gallery
+from .recognise import SFace
+from .redact import Style, redact_region
+from .track import Tracker
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    detect_threshold: float = 0.4
+    analysis_size: int = 1280  # longest side the detector sees; larger frames are downscaled
+    match_threshold: float = DEFAULT_THRESHOLD
+    min_recognisable: float = MIN_RECOGNISABLE
+    everyone: bool = False  # ignore the registry: redact every face
+    style: Style = Style.BLUR
+    shape: str = "ellipse"
+    # Streams only:
+    confirm_frames: int = 3  # recognitions in a row before a registered face is shown
+    hold_frames: int = 8  # frames a missed face stays redacted at its last place
+    recheck_unknown: int = 3  # re-run recognition on an unknown face every this many frames
+    threads: int = 1
+
+
+class Engine:
+    """Holds the models and the registry snapshot; cheap to call, costly to build."""
+
+    def __init__(self, gallery: Gallery | None = None, config: EngineConfig = EngineConfig(),
+                 detector: Detector | None = None, recogniser: SFace | None = None):
+        self.config = config
+        self.gallery = gallery or Gallery.empty()
+        self.detector = detector or YuNet(config.detect_threshold, config.analysis_size, threads=config.threads)
+        self._recogniser = recogniser
+
+    @property
+    def recognising(self) -> bool:
+        return not self.config.everyone and len(self.gallery) > 0
+
+    @property
+    def recogniser(self) -> SFace:
+        if self._recogniser is None:
+            self._recogniser = SFace()
+        return self._recogniser
+
+    def with_config(self, **changes) -> "Engine":
+        """The same models under other settings (the detector is rebuilt only if its settings change)."""
+        config = replace(self.config, **changes)
+        same_detector = (config.detect_threshold, config.analysis_size) == (
+            self.config.detect_threshold, self.config.analysis_size)
+        return Engine(self.gallery, config, self.detector if same_detector else None, self._recogniser)
+
+    def detect(self, frame: np.ndarray) -> list[Face]:
+        return self.detector.detect(frame)
+
+    def recognise(self, frame: np.ndarray, faces: list[Face]):
+        """Matches for ``faces``; faces too small to recognise get no match and are not embedded."""
+        from .face import Match
+
+        out = [Match(None, 0.0)] * len(faces)
+        idx = [i for i, f in enumerate(faces) if f.size >= self.config.min_recognisable]
+        if idx and self.recognising:
+            emb = self.recogniser.embed(frame, [faces[i] for i in idx])
+            for i, m in zip(idx, self.gallery.match(emb, self.config.match_threshold)):
+                out[i] = m
+        return out
+
+    def analyse_photo(self, frame: np.ndarray) -> list[Decision]:
+        faces = self.detect(frame)
+        if not self.recognising:
+            reason = "everyone" if self.config.everyone else "unknown"
+            return [Decision(f, None, None, None, True, reason) for f in faces]
+        decisions = []
+        for f, m in zip(faces, self.recognise(frame, faces)):
+            if f.size < self.config.min_recognisable:
+                decisions.append(Decision(f, None, None, None, True, "too-small"))
+            elif m.person is None:
+                decisions.append(Decision(f, None, None, m.similarity, True, "unknown"))
+            else:
+                decisions.append(Decision(f, None, m.person, m.similarity, False, "registered"))
+        return decisions
+
+    def redact(self, frame: np.ndarray, boxes) -> np.ndarray:
+        """Redact ``boxes`` in place and return the frame."""
+        for box in boxes:
+            redact_region(frame, box, self.config.style, self.config.shape)
+        return frame
+
+    def stream(self) -> "Stream":
+        return Stream(self)
+
+
+class Stream:
+    """Frame-by-frame analysis with tracking. One per video or live stream."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.tracker = Tracker(hold=engine.config.hold_frames)
+
+    @property
+    def frame_index(self) -> int:
+        return self.tracker.frame
+
+    def analyse(self, frame: np.ndarray) -> list[Decision]:
+        eng, cfg = self.engine, self.engine.config
+        faces = eng.detect(frame)
+        seen, held = self.tracker.update(faces)
+        for t in seen:
+            t.since_recognised += 1
+        decisions: list[Decision] = []
+        if eng.recognising:
+            # Registered candidates are re-verified every frame; unknown faces only now and then,
+            # since they stay redacted meanwhile anyway.
+            due = [t for t in seen if t.face.size >= cfg.min_recognisable
+                   and (t.candidate is not None or t.since_recognised >= cfg.recheck_unknown)]
+            for t, m in zip(due, eng.recognise(frame, [t.face for t in due])):
+                t.since_recognised = 0
+                t.similarity = m.similarity
+                if m.person is not None and m.person == t.candidate:
+                    t.streak += 1
+                elif m.person is not None:
+                    t.candidate, t.streak = m.person, 1
+                else:
+                    t.candidate, t.streak = None, 0
+        for t in seen:
+            f = t.face
+            if not eng.recognising:
+                decisions.append(Decision(f, t.id, None, None, True, "everyone" if cfg.everyone else "unknown"))
+            elif f.size < cfg.min_recognisable:
+                t.candidate, t.streak = None, 0
+                decisions.append(Decision(f, t.id, None, None, True, "too-small"))
+            elif t.candidate is not None and t.streak >= cfg.confirm_frames:
+                decisions.append(Decision(f, t.id, t.candidate, t.similarity, False, "registered"))
+            elif t.candidate is not None:
+                decisions.append(Decision(f, t.id, None, t.similarity, True, "unconfirmed"))
+            else:
+                decisions.append(Decision(f, t.id, None, t.similarity, True, "unknown"))
+        for t in held:
+            ghost = Face(t.box, 0.0, np.zeros((5, 2), np.float32))
+            decisions.append(Decision(ghost, t.id, None, None, True, "held"))
+        return decisions

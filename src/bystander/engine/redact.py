@@ -1,0 +1,93 @@
+"""Redaction: make a face region unrecognisable, in place.
+
+Each face gets a padded ellipse (or box) that covers the hairline and chin and,
+with margin, the corners of the detector's box; the mask is feathered outward
+only, so the whole padded region is fully redacted and the edge blends in.
+Every style destroys the information rather than hiding it: ``blur`` first
+reduces the region to a handful of pixels, so it cannot be sharpened back.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import cv2
+import numpy as np
+
+
+class Style(str, Enum):
+    BLUR = "blur"
+    PIXELATE = "pixelate"
+    SOLID = "solid"
+
+
+# Padding as fractions of the face box: wider than tall on top for hair, some below for the chin.
+PAD_X = 0.30
+PAD_TOP = 0.40
+PAD_BOTTOM = 0.25
+_CELLS = 6  # blur/pixelate: the region keeps at most this many cells across
+
+
+def padded_box(box, frame_shape) -> tuple[int, int, int, int]:
+    """The region a face's redaction covers, clipped to the frame."""
+    h, w = frame_shape[:2]
+    x1, y1, x2, y2 = box
+    bw, bh = x2 - x1, y2 - y1
+    px1 = int(np.floor(max(0, x1 - PAD_X * bw)))
+    py1 = int(np.floor(max(0, y1 - PAD_TOP * bh)))
+    px2 = int(np.ceil(min(w, x2 + PAD_X * bw)))
+    py2 = int(np.ceil(min(h, y2 + PAD_BOTTOM * bh)))
+    return px1, py1, px2, py2
+
+
+def _destroy(roi: np.ndarray, style: Style, cells: int = _CELLS) -> np.ndarray:
+    h, w = roi.shape[:2]
+    if style is Style.SOLID:
+        return np.zeros_like(roi)
+    cell = max(1, int(np.ceil(max(h, w) / cells)))
+    small = cv2.resize(roi, (max(1, w // cell), max(1, h // cell)), interpolation=cv2.INTER_AREA)
+    if style is Style.PIXELATE:
+        return cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST)
+    smooth = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    k = max(3, (cell // 2) * 2 + 1)
+    return cv2.blur(smooth, (k, k))
+
+
+def _ellipse_mask(h: int, w: int, centre: tuple[float, float], axes: tuple[float, float], feather: int) -> np.ndarray:
+    """1.0 inside the ellipse, fading to 0 over ``feather`` pixels outside it."""
+    hard = np.zeros((h, w), np.uint8)
+    cv2.ellipse(hard, (round(centre[0]), round(centre[1])), (max(1, round(axes[0])), max(1, round(axes[1]))),
+                0, 0, 360, 255, -1)
+    grown = cv2.dilate(hard, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (feather * 2 + 1,) * 2))
+    soft = cv2.blur(grown, (feather * 2 + 1,) * 2)
+    return np.maximum(soft, hard).astype(np.float32) / 255.0
+
+
+def redact_region(frame: np.ndarray, box, style: Style = Style.BLUR, shape: str = "ellipse") -> None:
+    """Redact one face, in place. ``box`` is the detector's (x1, y1, x2, y2)."""
+    px1, py1, px2, py2 = padded_box(box, frame.shape)
+    if px2 <= px1 or py2 <= py1:
+        return
+    if shape == "box":
+        frame[py1:py2, px1:px2] = _destroy(frame[py1:py2, px1:px2], style)
+        return
+    H, W = frame.shape[:2]
+    feather = max(2, int(0.08 * max(px2 - px1, py2 - py1)))
+    # An ellipse through the padded box's corners (semi-axes sqrt(2) x half-sides), feathered outward.
+    cx, cy = (px1 + px2) / 2, (py1 + py2) / 2
+    ax, ay = (px2 - px1) / 2 * 1.415, (py2 - py1) / 2 * 1.415
+    ex1, ey1 = int(max(0, np.floor(cx - ax - feather))), int(max(0, np.floor(cy - ay - feather)))
+    ex2, ey2 = int(min(W, np.ceil(cx + ax + feather))), int(min(H, np.ceil(cy + ay + feather)))
+    roi = frame[ey1:ey2, ex1:ex2]
+    mask = _ellipse_mask(ey2 - ey1, ex2 - ex1, (cx - ex1, cy - ey1), (ax, ay), feather)
+    # Whatever rounding did at the ellipse's edge, the padded box itself is fully redacted.
+    mask[py1 - ey1:py2 - ey1, px1 - ex1:px2 - ex1] = 1.0
+    if roi.ndim == 3:
+        mask = mask[:, :, None]
+    roi[:] = (_destroy(roi, style) * mask + roi * (1.0 - mask)).astype(frame.dtype)
+
+
+def redact_frame(frame: np.ndarray, style: Style = Style.BLUR) -> None:
+    """Redact the whole frame, in place: the live fail-safe when faces are not known in time.
+    Coarse enough that no face survives, fine enough that the viewer still sees the scene."""
+    frame[:] = _destroy(frame, style, cells=24)

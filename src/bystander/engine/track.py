@@ -1,0 +1,101 @@
+"""Keeping faces' identities across frames.
+
+Detections are associated to tracks greedily by overlap (or, for small fast
+faces whose boxes no longer overlap, by centre distance). A track that the
+detector misses is held for a few frames at its last box, grown a little each
+frame, so a one-frame miss never shows a face.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .face import Face
+
+
+def iou(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _close(a, b) -> bool:
+    """Centres within 60 % of the larger face's size: the same face moved fast."""
+    ca = ((a[0] + a[2]) / 2, (a[1] + a[3]) / 2)
+    cb = ((b[0] + b[2]) / 2, (b[1] + b[3]) / 2)
+    size = max(a[2] - a[0], a[3] - a[1], b[2] - b[0], b[3] - b[1])
+    return float(np.hypot(ca[0] - cb[0], ca[1] - cb[1])) < 0.6 * size
+
+
+def grow(box, factor: float):
+    x1, y1, x2, y2 = box
+    dx, dy = (x2 - x1) * factor / 2, (y2 - y1) * factor / 2
+    return (x1 - dx, y1 - dy, x2 + dx, y2 + dy)
+
+
+@dataclass
+class Track:
+    id: int
+    box: tuple[float, float, float, float]
+    face: Face | None = None  # this frame's detection, None while held
+    born: int = 0  # frame index of the first detection
+    misses: int = 0  # frames in a row without a detection
+    candidate: str | None = None  # the person recent recognitions agree on
+    streak: int = 0  # recognitions in a row that agreed on ``candidate``
+    similarity: float | None = None
+    since_recognised: int = 10**9  # frames since the last recognition attempt
+    history: list = field(default_factory=list, repr=False)
+
+
+class Tracker:
+    def __init__(self, hold: int = 8, min_iou: float = 0.2):
+        self.hold = hold
+        self.min_iou = min_iou
+        self.tracks: list[Track] = []
+        self._next_id = 1
+        self.frame = -1
+
+    def update(self, faces: list[Face]) -> tuple[list[Track], list[Track]]:
+        """Associate this frame's faces. Returns (tracks seen now, tracks held without a detection)."""
+        self.frame += 1
+        pairs = []
+        for ti, t in enumerate(self.tracks):
+            for fi, f in enumerate(faces):
+                o = iou(t.box, f.box)
+                if o >= self.min_iou or _close(t.box, f.box):
+                    pairs.append((o, ti, fi))
+        pairs.sort(key=lambda p: -p[0])
+        used_t, used_f = set(), set()
+        seen: list[Track] = []
+        for _, ti, fi in pairs:
+            if ti in used_t or fi in used_f:
+                continue
+            used_t.add(ti)
+            used_f.add(fi)
+            t = self.tracks[ti]
+            t.box, t.face, t.misses = faces[fi].box, faces[fi], 0
+            seen.append(t)
+        held: list[Track] = []
+        survivors: list[Track] = []
+        for ti, t in enumerate(self.tracks):
+            if ti in used_t:
+                survivors.append(t)
+                continue
+            t.misses += 1
+            t.face = None
+            if t.misses <= self.hold:
+                t.box = grow(t.box, 0.05)
+                held.append(t)
+                survivors.append(t)
+        for fi, f in enumerate(faces):
+            if fi not in used_f:
+                t = Track(self._next_id, f.box, f, born=self.frame)
+                self._next_id += 1
+                seen.append(t)
+                survivors.append(t)
+        self.tracks = survivors
+        return seen, held

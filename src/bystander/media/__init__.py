@@ -1,0 +1,1 @@
+"""Photo and video files in and out."""

@@ -1,0 +1,112 @@
+"""Photos in and out.
+
+Decoding goes through Pillow so that EXIF orientation, palettes, alpha and
+greyscale are handled the same way for every format; the engine always sees a
+3-channel BGR array. Output carries no EXIF (so no GPS, camera or time data),
+keeps the input's size and, where the format has them, its alpha channel and
+greyscale mode.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ..errors import BystanderError, InputError
+from .atomic import atomic_output
+
+DEFAULT_MAX_PIXELS = 100_000_000  # 100 MP: above any phone camera, below what would exhaust memory
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+
+
+@dataclass
+class Photo:
+    bgr: np.ndarray  # HxWx3 uint8, orientation applied
+    alpha: np.ndarray | None  # HxW uint8, if the input had transparency
+    grey: bool  # the input was greyscale
+    format: str  # Pillow's name for the input format: JPEG, PNG, ...
+    icc_profile: bytes | None
+
+
+def read_photo(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not an image")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: empty file")
+    too_large = f"{path}: image too large (limit {max_pixels / 1e6:g} MP; raise it with --max-pixels)"
+    try:
+        with warnings.catch_warnings():
+            # Pillow's own guard, at our limit, stops a bomb while the header is read.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            Image.MAX_IMAGE_PIXELS = max_pixels
+            with Image.open(path) as im:
+                w, h = im.size
+                if w * h > max_pixels:
+                    raise InputError(f"{path}: image too large ({w}x{h} = {w * h / 1e6:.0f} MP, "
+                                     f"limit {max_pixels / 1e6:g} MP; raise it with --max-pixels)")
+                fmt = im.format or "PNG"
+                icc = im.info.get("icc_profile")
+                im.load()
+                im = ImageOps.exif_transpose(im)
+                return _to_photo(im, fmt, icc)
+    except InputError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InputError(too_large) from None
+    except UnidentifiedImageError:
+        raise InputError(f"{path}: not an image, or an image format bystander cannot read") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InputError(f"{path}: corrupt or truncated image ({exc})") from None
+    except MemoryError:
+        raise InputError(f"{path}: image too large to decode in memory") from None
+
+
+def _to_photo(im: Image.Image, fmt: str, icc: bytes | None) -> Photo:
+    alpha = None
+    grey = im.mode in ("1", "L", "LA", "I", "I;16", "F")
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        im = im.convert("RGBA")
+        alpha = np.asarray(im.getchannel("A")).copy()
+    if im.mode in ("I", "I;16", "F"):
+        im = ImageOps.autocontrast(im.convert("L")) if im.mode != "L" else im
+    rgb = np.asarray(im.convert("RGB"))
+    bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+    return Photo(bgr, alpha, grey, fmt, icc)
+
+
+def output_format(path: Path, fallback: str) -> str:
+    ext = Path(path).suffix.lower()
+    fmt = Image.registered_extensions().get(ext)
+    if fmt is None:
+        raise BystanderError(f"{path}: unknown image extension '{ext}' for the output")
+    return fmt or fallback
+
+
+def write_photo(path: Path, photo: Photo, bgr: np.ndarray, quality: int = 95) -> None:
+    """Write ``bgr`` (with the input's alpha and mode) to ``path`` atomically, without metadata."""
+    fmt = output_format(path, photo.format)
+    rgb = bgr[:, :, ::-1]
+    if photo.grey:
+        im = Image.fromarray(np.ascontiguousarray(rgb)).convert("L")
+    else:
+        im = Image.fromarray(np.ascontiguousarray(rgb), "RGB")
+    if photo.alpha is not None and fmt in ("PNG", "WEBP", "TIFF", "GIF"):
+        im = im.convert("LA" if photo.grey else "RGBA")
+        im.putalpha(Image.fromarray(photo.alpha))
+    params: dict = {}
+    if fmt in ("JPEG", "WEBP"):
+        params["quality"] = quality
+    if photo.icc_profile and fmt in ("JPEG", "PNG", "WEBP", "TIFF"):
+        params["icc_profile"] = photo.icc_profile
+    with atomic_output(Path(path)) as tmp:
+        try:
+            im.save(tmp, format=fmt, **params)
+        except OSError as exc:
+            raise BystanderError(f"{path}: cannot write the output ({exc})") from exc

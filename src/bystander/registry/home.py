@@ -1,0 +1,35 @@
+"""Where bystander keeps its data: ``--home``, ``$BYSTANDER_HOME`` or the XDG data folder."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import BystanderError
+
+
+@dataclass(frozen=True)
+class Home:
+    path: Path
+
+    @classmethod
+    def resolve(cls, explicit: str | None = None) -> "Home":
+        """An explicit folder (flag or environment) must exist; the default is created."""
+        given = explicit or os.environ.get("BYSTANDER_HOME")
+        if given:
+            path = Path(given).expanduser()
+            if not path.is_dir():
+                raise BystanderError(f"home folder {path} does not exist (create it, or drop --home)")
+            return cls(path)
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+        path = base / "bystander"
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BystanderError(f"home folder {path}: cannot create it ({exc.strerror})") from exc
+        return cls(path)
+
+    @property
+    def registry_path(self) -> Path:
+        return self.path / "registry.sqlite3"

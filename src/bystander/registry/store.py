@@ -1,0 +1,119 @@
+"""Registered people and their face embeddings, in SQLite.
+
+Only embeddings are stored, never photos: a 128-float vector per shot and the
+shot's file name so the user can tell which photo it came from.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..engine.match import Gallery
+from ..errors import BystanderError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS people (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS embeddings (
+    id INTEGER PRIMARY KEY,
+    person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    model TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    source TEXT,
+    created REAL NOT NULL
+);
+"""
+
+MODEL = "sface-2021dec"
+MAX_NAME = 64
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    shots: int
+    created: float
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "shots": self.shots,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.created))}
+
+
+def check_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise BystanderError("a person's name cannot be empty")
+    if len(name) > MAX_NAME:
+        raise BystanderError(f"name too long ({len(name)} characters, at most {MAX_NAME})")
+    if any(ord(c) < 32 for c in name):
+        raise BystanderError("a person's name cannot contain control characters")
+    return name
+
+
+class Registry:
+    """Use as a context manager: ``with Registry(path) as reg: ...``."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        try:
+            self._db = sqlite3.connect(self.path)
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise BystanderError(f"registry {self.path}: cannot open it ({exc})") from exc
+
+    def __enter__(self) -> "Registry":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def add(self, name: str, vectors: np.ndarray, sources: list[str]) -> Person:
+        """Add shots to ``name`` (created if new), all or nothing."""
+        name = check_name(name)
+        vectors = np.atleast_2d(np.asarray(vectors, np.float32))
+        now = time.time()
+        with self._db:
+            self._db.execute("INSERT OR IGNORE INTO people (name, created) VALUES (?, ?)", (name, now))
+            (pid,) = self._db.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
+            self._db.executemany(
+                "INSERT INTO embeddings (person_id, model, vector, source, created) VALUES (?, ?, ?, ?, ?)",
+                [(pid, MODEL, v.tobytes(), s, now) for v, s in zip(vectors, sources)],
+            )
+        return self.person(name)
+
+    def remove(self, name: str) -> bool:
+        with self._db:
+            cur = self._db.execute("DELETE FROM people WHERE name = ?", (name.strip(),))
+        return cur.rowcount > 0
+
+    def person(self, name: str) -> Person | None:
+        row = self._db.execute(
+            "SELECT p.name, COUNT(e.id), p.created FROM people p LEFT JOIN embeddings e ON e.person_id = p.id "
+            "WHERE p.name = ? GROUP BY p.id", (name,)).fetchone()
+        return Person(*row) if row else None
+
+    def people(self) -> list[Person]:
+        rows = self._db.execute(
+            "SELECT p.name, COUNT(e.id), p.created FROM people p LEFT JOIN embeddings e ON e.person_id = p.id "
+            "GROUP BY p.id ORDER BY p.name").fetchall()
+        return [Person(*r) for r in rows]
+
+    def gallery(self) -> Gallery:
+        people: dict[str, list[np.ndarray]] = {}
+        for name, blob in self._db.execute(
+                "SELECT p.name, e.vector FROM embeddings e JOIN people p ON p.id = e.person_id WHERE e.model = ?",
+                (MODEL,)):
+            people.setdefault(name, []).append(np.frombuffer(blob, np.float32))
+        return Gallery.from_people({k: np.stack(v) for k, v in people.items()})

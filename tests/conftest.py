@@ -1,0 +1,95 @@
+"""Shared fixtures: real media from ../shared/media, one engine for the session, the real CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+MEDIA = SHARED / "media"
+FR = MEDIA / "face_recognition"
+
+_measurements: list[str] = []
+
+
+def measure(line: str) -> None:
+    """Record a measured number for the summary printed at the end of the run."""
+    _measurements.append(line)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _measurements:
+        terminalreporter.section("measurements")
+        for line in _measurements:
+            terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def media() -> Path:
+    if not MEDIA.is_dir():
+        pytest.skip(f"real test media not found at {MEDIA} (it sits beside the checkout in CI)")
+    return MEDIA
+
+
+@pytest.fixture(scope="session")
+def engine():
+    from bystander.engine import Engine
+
+    return Engine()
+
+
+@pytest.fixture(scope="session")
+def with_gallery(engine):
+    """An engine sharing the session's models, with a gallery built from {name: [image paths]}."""
+    from bystander.engine import Gallery
+    from bystander.media.image import read_photo
+    from bystander.registry import embed_registration_photo
+
+    def build(people: dict[str, list[Path]], **config):
+        vectors = {name: np.stack([embed_registration_photo(engine, read_photo(p).bgr, str(p), largest=True)
+                                   for p in paths]) for name, paths in people.items()}
+        e = engine.with_config(**config) if config else engine
+        e.gallery = Gallery.from_people(vectors)
+        return e
+
+    return build
+
+
+@pytest.fixture
+def home(tmp_path) -> Path:
+    h = tmp_path / "home"
+    h.mkdir()
+    return h
+
+
+def run_cli(*args, home: Path | None = None, check: bool | None = None, env=None):
+    """The real ``bystander`` command in a subprocess: exit codes and stderr as a user sees them."""
+    cmd = [sys.executable, "-m", "bystander"]
+    if home is not None:
+        cmd += ["--home", str(home)]
+    cmd += [str(a) for a in args]
+    full_env = dict(os.environ, **(env or {}))
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=full_env, timeout=600)
+    if check is True:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def sharpness(img: np.ndarray, box) -> float:
+    """Laplacian variance inside ``box``: high for a visible face, near zero once redacted."""
+    x1, y1, x2, y2 = (int(round(v)) for v in box)
+    roi = img[max(0, y1):y2, max(0, x1):x2]
+    grey = cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY) if roi.ndim == 3 else roi
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+
+
+def region_diff(a: np.ndarray, b: np.ndarray, box) -> float:
+    x1, y1, x2, y2 = (int(round(v)) for v in box)
+    return float(np.abs(a[y1:y2, x1:x2].astype(np.int16) - b[y1:y2, x1:x2].astype(np.int16)).mean())

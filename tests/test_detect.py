@@ -1,0 +1,61 @@
+"""Detection recall on real photos with ground-truth boxes."""
+
+import xml.etree.ElementTree as ET
+
+import cv2
+import pytest
+
+from bystander.engine.track import iou
+from conftest import measure
+
+
+def _truth(media):
+    root = ET.parse(media / "dlib_faces" / "training.xml").getroot()
+    for image in root.iter("image"):
+        boxes = []
+        for b in image.iter("box"):
+            if b.get("ignore") == "1":
+                continue
+            t, l, w, h = (int(b.get(k)) for k in ("top", "left", "width", "height"))
+            boxes.append((l, t, l + w, t + h))
+        yield media / "dlib_faces" / image.get("file"), boxes
+
+
+def test_recall_on_dlib_group_photos(media, engine):
+    found = total = 0
+    for path, boxes in _truth(media):
+        faces = engine.detect(cv2.imread(str(path)))
+        for gt in boxes:
+            total += 1
+            found += any(iou(gt, f.box) >= 0.3 for f in faces)
+    measure(f"detection recall, dlib_faces/training.xml: {found}/{total}")
+    assert total == 18
+    assert found >= 17
+
+
+def test_no_faces_in_a_landscape(media, engine):
+    assert engine.detect(cv2.imread(str(media / "negatives" / "view.jpg"))) == []
+
+
+def test_computer_generated_faces_count_as_faces(media, engine):
+    assert len(engine.detect(cv2.imread(str(media / "negatives" / "cgi_faces.jpg")))) >= 2
+
+
+def test_small_faces_of_twenty_pixels_are_found(media, engine):
+    img = cv2.imread(str(media / "facenet_pytorch" / "multiface.jpg"))
+    full = engine.detect(img)
+    small = cv2.resize(img, None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA)
+    found = engine.detect(small)
+    heights = sorted(round(f.height) for f in found)
+    measure(f"multiface.jpg at 1/4 scale: {len(found)}/{len(full)} faces, heights {heights} px")
+    assert len(full) == 6
+    assert len(found) == 6 and min(heights) <= 30
+
+
+@pytest.mark.parametrize("size", [640, 1280])
+def test_boxes_map_back_from_the_analysis_size(media, engine, size):
+    img = cv2.imread(str(media / "face_recognition" / "obama-1080p.jpg"))
+    native = engine.with_config(analysis_size=4096).detect(img)
+    scaled = engine.with_config(analysis_size=size).detect(img)
+    assert len(native) == len(scaled) == 1
+    assert iou(native[0].box, scaled[0].box) > 0.8

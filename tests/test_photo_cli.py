@@ -1,0 +1,193 @@
+"""``bystander photo`` and ``bystander faces`` end to end, through the real command."""
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import FR, region_diff, run_cli, sharpness
+
+OBAMA_BOX = (233, 20, 383, 225)  # in two_people.jpg, from the detector
+BIDEN_BOX = (790, 49, 937, 256)
+
+
+@pytest.fixture
+def obama_home(media, home):
+    run_cli("faces", "add", "obama", *sorted((FR / "knn_examples" / "train" / "obama").iterdir()),
+            home=home, check=True)
+    return home
+
+
+def test_registered_person_kept_everyone_else_redacted(obama_home, tmp_path):
+    out = tmp_path / "out.jpg"
+    report = tmp_path / "report.json"
+    proc = run_cli("photo", FR / "two_people.jpg", "-o", out, "--report", report, home=obama_home, check=True)
+    assert "kept obama" in proc.stdout
+    src, dst = cv2.imread(str(FR / "two_people.jpg")), cv2.imread(str(out))
+    assert src.shape == dst.shape
+    assert region_diff(src, dst, OBAMA_BOX) < 3  # only JPEG re-encoding noise
+    assert sharpness(dst, OBAMA_BOX) > 0.7 * sharpness(src, OBAMA_BOX)
+    assert sharpness(dst, BIDEN_BOX) < 0.05 * sharpness(src, BIDEN_BOX)
+    data = json.loads(report.read_text())
+    assert "obama" in data["kept"] and data["redacted"] >= 1
+    assert any(f["person"] == "obama" and not f["redacted"] for f in data["faces"])
+
+
+def test_everyone_redacts_registered_people_too(obama_home, tmp_path):
+    out = tmp_path / "out.jpg"
+    run_cli("photo", FR / "two_people.jpg", "-o", out, "--everyone", home=obama_home, check=True)
+    src, dst = cv2.imread(str(FR / "two_people.jpg")), cv2.imread(str(out))
+    for box in (OBAMA_BOX, BIDEN_BOX):
+        assert sharpness(dst, box) < 0.05 * sharpness(src, box)
+
+
+@pytest.mark.parametrize("style", ["blur", "pixelate", "solid"])
+def test_styles(media, home, tmp_path, style):
+    out = tmp_path / "out.png"
+    run_cli("photo", FR / "biden.jpg", "-o", out, "--style", style, home=home, check=True)
+    src, dst = cv2.imread(str(FR / "biden.jpg")), cv2.imread(str(out))
+    box = (434, 187, 711, 569)
+    assert region_diff(src, dst, box) > 10
+    if style == "solid":
+        assert dst[300:450, 500:650].max() == 0
+    if style == "blur":
+        assert sharpness(dst, box) < 0.05 * sharpness(src, box)
+
+
+def test_faces_list_and_remove(obama_home):
+    listed = json.loads(run_cli("faces", "list", "--json", home=obama_home, check=True).stdout)
+    assert [(p["name"], p["shots"]) for p in listed] == [("obama", 2)]
+    run_cli("faces", "remove", "obama", home=obama_home, check=True)
+    assert json.loads(run_cli("faces", "list", "--json", home=obama_home, check=True).stdout) == []
+    proc = run_cli("faces", "remove", "obama", home=obama_home)
+    assert proc.returncode == 2 and "nobody named 'obama'" in proc.stderr
+
+
+def test_registry_holds_embeddings_not_photos(obama_home):
+    import sqlite3
+
+    db = sqlite3.connect(obama_home / "registry.sqlite3")
+    sizes = [len(v) for (v,) in db.execute("SELECT vector FROM embeddings")]
+    assert sizes == [128 * 4, 128 * 4]
+    assert list(obama_home.iterdir()) == [obama_home / "registry.sqlite3"]
+
+
+def test_registration_refuses_no_face_and_two_faces_and_saves_nothing(media, obama_home):
+    proc = run_cli("faces", "add", "bob", media / "negatives" / "view.jpg", home=obama_home)
+    assert proc.returncode == 2 and "view.jpg: no face found" in proc.stderr
+    proc = run_cli("faces", "add", "bob", FR / "biden.jpg", FR / "two_people.jpg", home=obama_home)
+    assert proc.returncode == 2 and "two_people.jpg: 2 faces found" in proc.stderr and "--largest" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    listed = json.loads(run_cli("faces", "list", "--json", home=obama_home, check=True).stdout)
+    assert [p["name"] for p in listed] == ["obama"]  # bob not half-added, obama kept
+    run_cli("faces", "add", "bob", FR / "two_people.jpg", "--largest", home=obama_home, check=True)
+
+
+def test_exif_orientation_is_applied_and_metadata_stripped(media, home, tmp_path):
+    src = Image.open(FR / "obama.jpg")
+    w, h = src.size
+    # Stored sideways, with orientation 6 (rotate 90 CW to display) and a GPS position.
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x8825] = {1: "N", 2: (51.0, 30.0, 0.0)}
+    sideways = tmp_path / "sideways.jpg"
+    src.transpose(Image.Transpose.ROTATE_90).save(sideways, exif=exif, quality=95)
+    out = tmp_path / "out.jpg"
+    proc = run_cli("photo", sideways, "-o", out, "--report", tmp_path / "r.json", home=home, check=True)
+    assert "1 face(s), 1 redacted" in proc.stdout
+    result = Image.open(out)
+    assert result.size == (w, h)  # upright, as displayed
+    assert len(result.getexif()) == 0
+    assert "GPS" not in str(result.info)
+
+
+def test_png_with_alpha_keeps_its_alpha(media, home, tmp_path):
+    out = tmp_path / "out.png"
+    run_cli("photo", FR / "32bit.png", "-o", out, home=home, check=True)
+    src, dst = Image.open(FR / "32bit.png"), Image.open(out)
+    assert dst.mode == "RGBA" and dst.size == src.size
+    assert np.array_equal(np.asarray(src.getchannel("A")), np.asarray(dst.getchannel("A")))
+
+
+def test_greyscale_stays_greyscale(media, home, tmp_path):
+    grey = tmp_path / "grey.png"
+    Image.open(FR / "two_people.jpg").convert("L").save(grey)
+    out = tmp_path / "out.png"
+    proc = run_cli("photo", grey, "-o", out, home=home, check=True)
+    assert "2 redacted" in proc.stdout or "3 redacted" in proc.stdout
+    assert Image.open(out).mode == "L"
+
+
+def test_folder_continues_past_a_bad_file(media, home, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("biden.jpg", "obama_small.jpg"):
+        (src / name).write_bytes((FR / name).read_bytes())
+    (src / "notes.jpg").write_text("not a picture")
+    out = tmp_path / "out"
+    proc = run_cli("photo", src, "-o", out, "--report", tmp_path / "r.json", home=home)
+    assert proc.returncode == 1
+    assert "notes.jpg: not an image" in proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["biden.jpg", "obama_small.jpg"]
+    assert len(json.loads((tmp_path / "r.json").read_text())) == 3
+
+
+def _bad(tmp_path: Path, kind: str) -> Path:
+    p = tmp_path / f"{kind}.jpg"
+    if kind == "text":
+        p.write_text("hello, I am not a JPEG")
+    elif kind == "empty":
+        p.write_bytes(b"")
+    elif kind == "truncated":
+        p.write_bytes((FR / "obama.jpg").read_bytes()[:20000])
+    elif kind == "corrupt":
+        data = bytearray((FR / "obama.jpg").read_bytes())
+        data[600:4000] = bytes(3400)
+        p.write_bytes(bytes(data[:30000]))
+    elif kind == "bomb":
+        p = tmp_path / "bomb.png"
+        Image.new("1", (12000, 12000)).save(p)  # 144 MP in a few kilobytes
+    return p
+
+
+@pytest.mark.parametrize("kind,message", [
+    ("text", "not an image"), ("empty", "empty file"), ("truncated", "corrupt or truncated"),
+    ("corrupt", "corrupt or truncated"), ("bomb", "image too large"),
+])
+def test_bad_input_gives_one_clear_line_and_exit_2(media, home, tmp_path, kind, message):
+    bad = _bad(tmp_path, kind)
+    out = tmp_path / "out.jpg"
+    proc = run_cli("photo", bad, "-o", out, home=home)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(bad) in lines[0] and message in lines[0], proc.stderr
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
+
+
+def test_unwritable_output_and_missing_home(media, home, tmp_path):
+    proc = run_cli("photo", FR / "biden.jpg", "-o", "/proc/bystander-out.jpg", home=home)
+    assert proc.returncode == 2 and "/proc/bystander-out.jpg" in proc.stderr and "Traceback" not in proc.stderr
+    proc = run_cli("photo", FR / "biden.jpg", "-o", tmp_path / "x" / "y.jpg", home=home)
+    assert proc.returncode == 2 and "does not exist" in proc.stderr
+    proc = run_cli("faces", "list", home=tmp_path / "nowhere")
+    assert proc.returncode == 2 and "home folder" in proc.stderr and "does not exist" in proc.stderr
+
+
+def test_the_input_is_not_overwritten_without_force(media, home, tmp_path):
+    photo = tmp_path / "p.jpg"
+    photo.write_bytes((FR / "biden.jpg").read_bytes())
+    before = photo.read_bytes()
+    proc = run_cli("photo", photo, "-o", photo, home=home)
+    assert proc.returncode == 2 and "--force" in proc.stderr
+    assert photo.read_bytes() == before
+    run_cli("photo", photo, "-o", photo, "--force", home=home, check=True)
+    assert photo.read_bytes() != before
+
+
+def test_home_from_the_environment(media, home):
+    run_cli("faces", "add", "biden", FR / "biden.jpg", env={"BYSTANDER_HOME": str(home)}, check=True)
+    assert (home / "registry.sqlite3").exists()
