@@ -8,7 +8,7 @@ import sys
 from .. import __version__
 from ..engine import ModelError
 from ..errors import BystanderError
-from . import faces, photo
+from . import faces, photo, video
 
 
 def parser() -> argparse.ArgumentParser:
@@ -21,6 +21,7 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     faces.add_parser(sub)
     photo.add_parser(sub)
+    video.add_parser(sub)
     return p
 
 

@@ -31,7 +31,7 @@ def add_parser(sub) -> None:
 def redact_photo(engine: Engine, src: Path, dst: Path, max_pixels: int) -> dict:
     photo = read_photo(src, max_pixels)
     decisions = engine.analyse_photo(photo.bgr)
-    out = engine.redact(photo.bgr.copy(), [d.face.box for d in decisions if d.redact])
+    out = engine.redact_decisions(photo.bgr.copy(), decisions)
     write_photo(dst, photo, out)
     return {
         "input": str(src), "output": str(dst),

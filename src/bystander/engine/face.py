@@ -48,6 +48,11 @@ class Decision:
     redact: bool
     reason: str  # why: "registered", "unknown", "too-small", "everyone", "unconfirmed", "held"
 
+    @property
+    def guessed(self) -> bool:
+        """Redacted where the face was last seen or moved from, not where it was detected now."""
+        return self.reason in ("held", "trail")
+
     def as_dict(self) -> dict:
         x1, y1, x2, y2 = (round(v, 1) for v in self.face.box)
         return {

@@ -18,7 +18,7 @@ from .face import Decision, Face
 from .match import DEFAULT_THRESHOLD, MIN_RECOGNISABLE, Gallery
 from .recognise import SFace
 from .redact import Style, redact_region
-from .track import Tracker
+from .track import Tracker, iou
 
 
 @dataclass(frozen=True)
@@ -94,11 +94,40 @@ class Engine:
                 decisions.append(Decision(f, None, m.person, m.similarity, False, "registered"))
         return decisions
 
-    def redact(self, frame: np.ndarray, boxes) -> np.ndarray:
-        """Redact ``boxes`` in place and return the frame."""
-        for box in boxes:
+    def redact(self, frame: np.ndarray, boxes, keep=(), guesses=()) -> np.ndarray:
+        """Redact ``boxes`` (detected faces) and ``guesses`` (where a face may be) in place.
+
+        ``keep`` are registered faces detected in this frame. Guesses and the padding around
+        detected faces do not cover them; a detected face's own box always does, so a bystander
+        is never left visible for a registered person's sake.
+        """
+        h, w = frame.shape[:2]
+        saved = []
+        for box in keep:
+            x1, y1 = max(0, int(np.floor(box[0]))), max(0, int(np.floor(box[1])))
+            x2, y2 = min(w, int(np.ceil(box[2]))), min(h, int(np.ceil(box[3])))
+            if x2 > x1 and y2 > y1:
+                saved.append((x1, y1, x2, y2, frame[y1:y2, x1:x2].copy()))
+        for box in [*boxes, *guesses]:
             redact_region(frame, box, self.config.style, self.config.shape)
+        for x1, y1, x2, y2, pixels in saved:
+            restore = np.ones((y2 - y1, x2 - x1), bool)
+            for b in boxes:
+                bx1, by1 = max(x1, int(np.floor(b[0]))), max(y1, int(np.floor(b[1])))
+                bx2, by2 = min(x2, int(np.ceil(b[2]))), min(y2, int(np.ceil(b[3])))
+                if bx2 > bx1 and by2 > by1:
+                    restore[by1 - y1:by2 - y1, bx1 - x1:bx2 - x1] = False
+            frame[y1:y2, x1:x2][restore] = pixels[restore]
         return frame
+
+    def redact_decisions(self, frame: np.ndarray, decisions, extra_guesses=()) -> np.ndarray:
+        """Redact a frame as ``decisions`` say (plus ``extra_guesses``), registered faces kept clear."""
+        return self.redact(
+            frame,
+            [d.face.box for d in decisions if d.redact and not d.guessed],
+            keep=[d.face.box for d in decisions if not d.redact],
+            guesses=[*(d.face.box for d in decisions if d.guessed), *extra_guesses],
+        )
 
     def stream(self) -> "Stream":
         return Stream(self)
@@ -150,6 +179,16 @@ class Stream:
             else:
                 decisions.append(Decision(f, t.id, None, t.similarity, True, "unknown"))
         for t in held:
-            ghost = Face(t.box, 0.0, np.zeros((5, 2), np.float32))
-            decisions.append(Decision(ghost, t.id, None, None, True, "held"))
+            decisions.append(Decision(_ghost(t.box), t.id, None, None, True, "held"))
+        # A redacted face that moved a lot, or was matched loosely, is also covered where it was:
+        # if the match was wrong, the face is still there.
+        redacted = {d.track_id for d in decisions if d.redact}
+        for t in seen:
+            if t.id in redacted and t.previous is not None and iou(t.previous, t.box) < 0.5:
+                decisions.append(Decision(_ghost(t.previous), t.id, None, None, True, "trail"))
         return decisions
+
+
+def _ghost(box) -> Face:
+    """A place to redact where no face was detected this frame."""
+    return Face(box, 0.0, np.zeros((5, 2), np.float32))

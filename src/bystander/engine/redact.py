@@ -55,12 +55,13 @@ def _destroy(roi: np.ndarray, style: Style, cells: int = _CELLS) -> np.ndarray:
 
 def _ellipse_mask(h: int, w: int, centre: tuple[float, float], axes: tuple[float, float], feather: int) -> np.ndarray:
     """1.0 inside the ellipse, fading to 0 over ``feather`` pixels outside it."""
+    c = (round(centre[0]), round(centre[1]))
     hard = np.zeros((h, w), np.uint8)
-    cv2.ellipse(hard, (round(centre[0]), round(centre[1])), (max(1, round(axes[0])), max(1, round(axes[1]))),
-                0, 0, 360, 255, -1)
-    grown = cv2.dilate(hard, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (feather * 2 + 1,) * 2))
+    cv2.ellipse(hard, c, (max(1, round(axes[0])), max(1, round(axes[1]))), 0, 0, 360, 255, -1)
+    grown = np.zeros((h, w), np.uint8)
+    cv2.ellipse(grown, c, (round(axes[0]) + feather, round(axes[1]) + feather), 0, 0, 360, 255, -1)
     soft = cv2.blur(grown, (feather * 2 + 1,) * 2)
-    return np.maximum(soft, hard).astype(np.float32) / 255.0
+    return np.maximum(soft, hard).astype(np.float32) * (1.0 / 255.0)
 
 
 def redact_region(frame: np.ndarray, box, style: Style = Style.BLUR, shape: str = "ellipse") -> None:
@@ -82,9 +83,7 @@ def redact_region(frame: np.ndarray, box, style: Style = Style.BLUR, shape: str 
     mask = _ellipse_mask(ey2 - ey1, ex2 - ex1, (cx - ex1, cy - ey1), (ax, ay), feather)
     # Whatever rounding did at the ellipse's edge, the padded box itself is fully redacted.
     mask[py1 - ey1:py2 - ey1, px1 - ex1:px2 - ex1] = 1.0
-    if roi.ndim == 3:
-        mask = mask[:, :, None]
-    roi[:] = (_destroy(roi, style) * mask + roi * (1.0 - mask)).astype(frame.dtype)
+    roi[:] = cv2.blendLinear(_destroy(roi, style), roi, mask, 1.0 - mask)
 
 
 def redact_frame(frame: np.ndarray, style: Style = Style.BLUR) -> None:

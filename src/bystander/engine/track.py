@@ -23,6 +23,11 @@ def iou(a, b) -> float:
     return inter / union if union > 0 else 0.0
 
 
+def _similar_size(a, b) -> bool:
+    ha, hb = a[3] - a[1], b[3] - b[1]
+    return 0.5 <= ha / hb <= 2.0 if hb > 0 else False
+
+
 def _close(a, b) -> bool:
     """Centres within 60 % of the larger face's size: the same face moved fast."""
     ca = ((a[0] + a[2]) / 2, (a[1] + a[3]) / 2)
@@ -41,6 +46,7 @@ def grow(box, factor: float):
 class Track:
     id: int
     box: tuple[float, float, float, float]
+    previous: tuple[float, float, float, float] | None = None  # last frame's box
     face: Face | None = None  # this frame's detection, None while held
     born: int = 0  # frame index of the first detection
     misses: int = 0  # frames in a row without a detection
@@ -66,7 +72,7 @@ class Tracker:
         for ti, t in enumerate(self.tracks):
             for fi, f in enumerate(faces):
                 o = iou(t.box, f.box)
-                if o >= self.min_iou or _close(t.box, f.box):
+                if _similar_size(t.box, f.box) and (o >= self.min_iou or _close(t.box, f.box)):
                     pairs.append((o, ti, fi))
         pairs.sort(key=lambda p: -p[0])
         used_t, used_f = set(), set()
@@ -77,7 +83,7 @@ class Tracker:
             used_t.add(ti)
             used_f.add(fi)
             t = self.tracks[ti]
-            t.box, t.face, t.misses = faces[fi].box, faces[fi], 0
+            t.previous, t.box, t.face, t.misses = t.box, faces[fi].box, faces[fi], 0
             seen.append(t)
         held: list[Track] = []
         survivors: list[Track] = []
@@ -87,13 +93,14 @@ class Tracker:
                 continue
             t.misses += 1
             t.face = None
+            t.previous = t.box
             if t.misses <= self.hold:
                 t.box = grow(t.box, 0.05)
                 held.append(t)
                 survivors.append(t)
         for fi, f in enumerate(faces):
             if fi not in used_f:
-                t = Track(self._next_id, f.box, f, born=self.frame)
+                t = Track(self._next_id, f.box, face=f, born=self.frame)
                 self._next_id += 1
                 seen.append(t)
                 survivors.append(t)

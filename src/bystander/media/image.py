@@ -13,6 +13,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -76,8 +77,8 @@ def _to_photo(im: Image.Image, fmt: str, icc: bytes | None) -> Photo:
         alpha = np.asarray(im.getchannel("A")).copy()
     if im.mode in ("I", "I;16", "F"):
         im = ImageOps.autocontrast(im.convert("L")) if im.mode != "L" else im
-    rgb = np.asarray(im.convert("RGB"))
-    bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+    rgb = np.asarray(im if im.mode == "RGB" else im.convert("RGB"))
+    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
     return Photo(bgr, alpha, grey, fmt, icc)
 
 
@@ -92,11 +93,10 @@ def output_format(path: Path, fallback: str) -> str:
 def write_photo(path: Path, photo: Photo, bgr: np.ndarray, quality: int = 95) -> None:
     """Write ``bgr`` (with the input's alpha and mode) to ``path`` atomically, without metadata."""
     fmt = output_format(path, photo.format)
-    rgb = bgr[:, :, ::-1]
     if photo.grey:
-        im = Image.fromarray(np.ascontiguousarray(rgb)).convert("L")
+        im = Image.fromarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
     else:
-        im = Image.fromarray(np.ascontiguousarray(rgb), "RGB")
+        im = Image.fromarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
     if photo.alpha is not None and fmt in ("PNG", "WEBP", "TIFF", "GIF"):
         im = im.convert("LA" if photo.grey else "RGBA")
         im.putalpha(Image.fromarray(photo.alpha))

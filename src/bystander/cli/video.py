@@ -1,0 +1,57 @@
+"""``bystander video``: redact a recorded video, audio and timing kept."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ..errors import BystanderError
+from ..media.redact_video import redact_video
+from .common import add_redaction_options, build_engine, show_progress
+
+HELP = """Redact every face in a video except registered people. The output has the input's frames,
+timestamps (variable frame rate included), duration and audio (copied, or AAC where the container needs
+it); phone rotation is applied. H.264 video in MP4/MOV/MKV. Faces are tracked, held through missed
+detections and redacted a few frames before they are first detected. Written to a temporary file and
+renamed at the end: an interrupted run leaves no partial output."""
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("video", help="redact a video file", description=HELP)
+    p.add_argument("input", type=Path)
+    p.add_argument("-o", "--output", type=Path, required=True)
+    p.add_argument("--crf", type=int, default=20, help="x264 quality, lower is better (default %(default)s)")
+    p.add_argument("--preset", default="veryfast", help="x264 speed preset (default %(default)s)")
+    p.add_argument("--force", action="store_true", help="allow the output to overwrite the input")
+    add_redaction_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    src, dst = args.input, args.output
+    if dst.exists() and src.exists() and dst.resolve() == src.resolve() and not args.force:
+        raise BystanderError(f"{dst}: this would overwrite the input; pass --force to allow it")
+    if not 0 <= args.crf <= 51:
+        raise BystanderError(f"--crf {args.crf}: must be between 0 and 51")
+    engine = build_engine(args)
+    bar = None
+    if show_progress(args):
+        from tqdm import tqdm
+        bar = tqdm(unit="frame", file=sys.stderr, dynamic_ncols=True)
+
+    def progress(done: int, total: int | None) -> None:
+        if bar.total is None and total:
+            bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        result = redact_video(engine, src, dst, crf=args.crf, preset=args.preset,
+                              report=Path(args.report) if args.report else None,
+                              progress=progress if bar else None)
+    finally:
+        if bar:
+            bar.close()
+    print(f"{dst}: {result.summary()}")
+    for d in result.damage:
+        print(f"bystander: warning: {src}: {d}", file=sys.stderr)
+    return 1 if result.damage else 0

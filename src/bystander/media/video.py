@@ -1,0 +1,210 @@
+"""Video files in and out with PyAV, the timeline untouched.
+
+Every output frame carries its input frame's timestamp, in the input's time
+base, so variable frame rates, start offsets and durations survive as they
+are; audio packets are copied as they are (or transcoded to AAC when the output
+container cannot hold the input codec), so they stay in sync. Frames stream
+through: memory does not grow with the file's length.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable, Iterator
+
+import av
+import cv2
+import numpy as np
+
+from ..errors import InputError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DecodedFrame:
+    image: np.ndarray  # BGR, upright
+    pts: int  # in ``time_base``
+    time_base: Fraction
+    index: int
+
+    @property
+    def seconds(self) -> float:
+        return float(self.pts * self.time_base)
+
+
+@dataclass
+class Damage:
+    index: int  # frames decoded before the damage
+    seconds: float | None
+    message: str
+
+    def __str__(self) -> str:
+        at = f"{self.seconds:.2f} s" if self.seconds is not None else "unknown time"
+        return f"damaged video at frame {self.index} ({at}): {self.message}"
+
+
+def _upright(image: np.ndarray, rotation: int) -> np.ndarray:
+    """Apply the display matrix's rotation (counter-clockwise degrees), as players do."""
+    turn = (-rotation) % 360
+    if turn == 90:
+        return cv2.rotate(image, cv2.ROTATE_90_CLOCKWISE)
+    if turn == 180:
+        return cv2.rotate(image, cv2.ROTATE_180)
+    if turn == 270:
+        return cv2.rotate(image, cv2.ROTATE_90_COUNTERCLOCKWISE)
+    return image
+
+
+def open_input(path: Path) -> av.container.InputContainer:
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a video")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: empty file")
+    try:
+        container = av.open(str(path), mode="r")
+    except av.error.FFmpegError as exc:
+        raise InputError(f"{path}: not a video bystander can read, or corrupt ({exc.strerror or exc})") from None
+    if not container.streams.video:
+        container.close()
+        raise InputError(f"{path}: has no video stream")
+    return container
+
+
+class VideoReader:
+    """Demuxes one input: video frames decoded and upright, audio packets handed on untouched."""
+
+    def __init__(self, container: av.container.InputContainer):
+        self.container = container
+        self.video = container.streams.video[0]
+        self.audio = container.streams.audio[0] if container.streams.audio else None
+        self.video.thread_type = "AUTO"
+        self.damage: list[Damage] = []
+        self.decoded = 0
+        probe = self.video.codec_context
+        self.coded_size = (probe.width, probe.height)
+
+    @property
+    def time_base(self) -> Fraction:
+        return self.video.time_base
+
+    @property
+    def rate(self) -> Fraction:
+        return self.video.average_rate or self.video.guessed_rate or Fraction(30)
+
+    @property
+    def expected_frames(self) -> int | None:
+        if self.video.frames:
+            return self.video.frames
+        if self.video.duration and self.video.time_base:
+            return int(round(float(self.video.duration * self.video.time_base * self.rate)))
+        return None
+
+    def _damaged(self, exc: Exception, last_pts, last_tb) -> None:
+        seconds = float(last_pts * last_tb) if last_pts is not None else None
+        d = Damage(self.decoded, seconds, getattr(exc, "strerror", None) or str(exc))
+        self.damage.append(d)
+        log.warning("%s", d)
+
+    def packets(self, on_audio: Callable[[av.Packet], None]) -> Iterator[DecodedFrame]:
+        """Decoded video frames in order; audio packets go to ``on_audio`` as they come."""
+        streams = [self.video] + ([self.audio] if self.audio else [])
+        last_pts, last_tb, tb = None, self.time_base, self.time_base
+        step = max(1, int(round(1 / (self.rate * tb)))) if tb else 1
+        demux = self.container.demux(*streams)
+        while True:
+            try:
+                packet = next(demux)
+            except StopIteration:
+                break
+            except av.error.FFmpegError as exc:
+                self._damaged(exc, last_pts, last_tb)
+                break
+            if packet.stream is self.audio:
+                if packet.dts is not None:
+                    on_audio(packet)
+                continue
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError as exc:
+                self._damaged(exc, last_pts, last_tb)
+                continue
+            for frame in frames:
+                pts = frame.pts
+                if pts is None:
+                    pts = 0 if last_pts is None else last_pts + step
+                if last_pts is not None and pts <= last_pts:
+                    pts = last_pts + 1  # the encoder needs strictly increasing timestamps
+                image = _upright(frame.to_ndarray(format="bgr24"), frame.rotation)
+                yield DecodedFrame(image, pts, tb, self.decoded)
+                last_pts, last_tb = pts, tb
+                self.decoded += 1
+
+
+class VideoWriter:
+    """H.264 (libx264) out, the input's timestamps kept; audio copied or transcoded to AAC."""
+
+    def __init__(self, path: Path, width: int, height: int, time_base: Fraction, rate: Fraction,
+                 audio: av.audio.stream.AudioStream | None, crf: int = 20, preset: str = "veryfast",
+                 container_format: str | None = None):
+        self.container = av.open(str(path), mode="w", format=container_format)
+        even = width % 2 == 0 and height % 2 == 0
+        self.video = self.container.add_stream("libx264", rate=rate)
+        self.video.width, self.video.height = width, height
+        self.video.pix_fmt = "yuv420p" if even else "yuv444p"
+        self.video.time_base = time_base
+        self.video.codec_context.time_base = time_base
+        self.video.options = {"crf": str(crf), "preset": preset}
+        self.audio_in = audio
+        self.audio_out = None
+        self._transcode = False
+        if audio is not None:
+            self._setup_audio(audio)
+
+    def _setup_audio(self, audio) -> None:
+        name = audio.codec_context.name
+        if name in self.container.supported_codecs:
+            self.audio_out = self.container.add_stream_from_template(audio)
+            return
+        # The container cannot hold this codec (PCM in MP4, say): transcode to AAC.
+        self.audio_out = self.container.add_stream("aac", rate=audio.codec_context.sample_rate)
+        self.audio_out.layout = audio.codec_context.layout.name
+        self._transcode = True
+
+    def write_audio(self, packet: av.Packet) -> None:
+        if self.audio_out is None:
+            return
+        if not self._transcode:
+            packet.stream = self.audio_out
+            self.container.mux(packet)
+            return
+        for frame in packet.decode():
+            self.container.mux(self.audio_out.encode(frame))
+
+    def write(self, image: np.ndarray, pts: int, time_base: Fraction) -> None:
+        frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+        frame.pts = pts
+        frame.time_base = time_base
+        self.container.mux(self.video.encode(frame))
+
+    def finish(self) -> None:
+        """Flush the encoders; the file is complete once the writer is closed."""
+        self.container.mux(self.video.encode(None))
+        if self._transcode:
+            self.container.mux(self.audio_out.encode(None))
+
+    def __enter__(self) -> "VideoWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self.container.close()
+        except av.error.FFmpegError:
+            if exc[0] is None:
+                raise
