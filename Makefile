@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: setup run test system-deps bench clean
+.PHONY: setup run test system-deps bench bench-video clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,5 +29,13 @@ test: setup system-deps
 bench: setup
 	$(BIN)/python benchmarks/photo.py
 
+# deface goes into its own virtualenv: it pulls opencv-python, which must not shadow ours.
+.venv-bench/bin/deface:
+	$(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/pip install -q deface
+
+bench-video: setup .venv-bench/bin/deface
+	$(BIN)/python benchmarks/video.py
+
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info
+	rm -rf $(VENV) .venv-bench build *.egg-info src/*.egg-info

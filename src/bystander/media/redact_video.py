@@ -15,7 +15,7 @@ from ..engine import Engine
 from ..engine.lookahead import Lookahead
 from ..errors import BystanderError
 from .atomic import atomic_output
-from .video import Damage, VideoReader, VideoWriter, open_input
+from .video import BackgroundWriter, Damage, VideoReader, VideoWriter, open_input
 
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 
@@ -55,7 +55,7 @@ def redact_video(engine: Engine, src: Path, dst: Path, *, crf: int = 20, preset:
         log = _FrameLog(stack.enter_context(atomic_output(Path(report))), src, dst) if report else None
         result.expected_frames = reader.expected_frames
         look = Lookahead(engine.stream(), depth=lookahead)
-        writer: VideoWriter | None = None
+        writer: BackgroundWriter | None = None
         early_audio: list[av.Packet] = []  # audio that arrives before the first frame is final
         last_time = 0.0
 
@@ -70,8 +70,9 @@ def redact_video(engine: Engine, src: Path, dst: Path, *, crf: int = 20, preset:
             frame = item.payload
             if writer is None:
                 h, w = item.frame.shape[:2]
-                writer = stack.enter_context(VideoWriter(tmp, w, h, reader.time_base, reader.rate, reader.audio,
-                                                         crf=crf, preset=preset, container_format=fmt))
+                writer = stack.enter_context(BackgroundWriter(VideoWriter(
+                    tmp, w, h, reader.time_base, reader.rate, reader.audio,
+                    crf=crf, preset=preset, container_format=fmt)))
                 for packet in early_audio:
                     writer.write_audio(packet)
                 early_audio.clear()

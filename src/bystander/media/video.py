@@ -208,3 +208,60 @@ class VideoWriter:
         except av.error.FFmpegError:
             if exc[0] is None:
                 raise
+
+
+class BackgroundWriter:
+    """Runs a ``VideoWriter`` on its own thread, so encoding overlaps the engine's work on the
+    next frames (x264 and onnxruntime both release the GIL). The queue is short and bounded:
+    memory stays flat, and an error in the writer surfaces at the next call."""
+
+    def __init__(self, writer: VideoWriter, depth: int = 4):
+        import queue
+        import threading
+
+        self.writer = writer
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="bystander-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            if self._error is not None:
+                continue
+            try:
+                job()
+            except BaseException as exc:  # handed to the caller's thread
+                self._error = exc
+
+    def _put(self, job) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(job)
+
+    def write(self, image: np.ndarray, pts: int, time_base: Fraction) -> None:
+        self._put(lambda: self.writer.write(image, pts, time_base))
+
+    def write_audio(self, packet: av.Packet) -> None:
+        self._put(lambda: self.writer.write_audio(packet))
+
+    def finish(self) -> None:
+        self._put(self.writer.finish)
+        self._stop()
+        if self._error is not None:
+            raise self._error
+
+    def _stop(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+    def __enter__(self) -> "BackgroundWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop()
+        self.writer.__exit__(*exc)

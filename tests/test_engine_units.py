@@ -1,0 +1,101 @@
+"""Engine pieces on synthetic arrays: redaction geometry, tracking, look-ahead."""
+
+import numpy as np
+import pytest
+
+from bystander.engine import Engine, Style, redact_frame, redact_region
+from bystander.engine.face import Face
+from bystander.engine.lookahead import Lookahead
+from bystander.engine.redact import padded_box
+from bystander.engine.track import Tracker
+
+
+def textured(h=240, w=320, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+def face(x1, y1, x2, y2, score=0.9):
+    return Face((x1, y1, x2, y2), score, np.zeros((5, 2), np.float32))
+
+
+@pytest.mark.parametrize("style", list(Style))
+def test_redaction_covers_the_padded_box_and_nothing_far_away(style):
+    img = textured()
+    out = img.copy()
+    box = (100, 80, 140, 130)
+    redact_region(out, box, style)
+    px1, py1, px2, py2 = padded_box(box, img.shape)
+    assert px1 < 100 and py1 < 80 and px2 > 140 and py2 > 130  # padding for hair and chin
+    inside = out[py1:py2, px1:px2].astype(int)
+    assert np.abs(inside - img[py1:py2, px1:px2]).mean() > 40  # random texture destroyed
+    assert inside.std(axis=(0, 1)).max() < 50  # nothing of the texture's detail survives
+    assert np.array_equal(out[:, 250:], img[:, 250:])  # far away untouched
+
+
+def test_redaction_at_the_frame_edge():
+    img = textured()
+    redact_region(img, (-10, -10, 30, 40))
+    redact_region(img, (300, 200, 330, 250))
+
+
+def test_whole_frame_redaction_leaves_no_detail():
+    img = textured()
+    redact_frame(img)
+    assert np.abs(np.diff(img.astype(int), axis=1)).mean() < 5
+
+
+def test_tracker_keeps_identity_and_holds_missed_faces():
+    tr = Tracker(hold=3)
+    seen, held = tr.update([face(10, 10, 50, 60)])
+    tid = seen[0].id
+    seen, held = tr.update([face(14, 12, 54, 62)])
+    assert seen[0].id == tid and not held
+    for _ in range(3):
+        seen, held = tr.update([])
+        assert [t.id for t in held] == [tid]
+    seen, held = tr.update([])
+    assert not held and not tr.tracks
+
+
+def test_tracker_does_not_match_a_much_smaller_box_nearby():
+    tr = Tracker()
+    tr.update([face(100, 40, 180, 200)])
+    seen, held = tr.update([face(140, 0, 180, 46)])
+    assert [t.id for t in held] == [1] and seen[0].id == 2
+
+
+def test_registered_face_keeps_clear_of_guesses_but_not_of_detected_faces():
+    eng = Engine.__new__(Engine)
+    from bystander.engine.pipeline import EngineConfig
+    eng.config = EngineConfig()
+    img = textured()
+    keep = (100, 60, 160, 140)
+    out = eng.redact(img.copy(), boxes=[], keep=[keep], guesses=[(150, 100, 200, 160)])
+    assert np.array_equal(out[60:140, 100:160], img[60:140, 100:160])
+    out = eng.redact(img.copy(), boxes=[(150, 100, 200, 160)], keep=[keep], guesses=[])
+    assert not np.array_equal(out[100:140, 150:160], img[100:140, 150:160])  # the overlap is redacted
+    assert np.array_equal(out[60:100, 100:150], img[60:100, 100:150])  # padding spill restored
+
+
+class _Scripted:
+    """A detector that reports given faces per frame: for testing the look-ahead's bookkeeping."""
+
+    def __init__(self, script):
+        self.script = list(script)
+
+    def detect(self, frame):
+        return self.script.pop(0)
+
+
+def test_lookahead_backfills_a_face_before_its_first_detection():
+    from bystander.engine.pipeline import EngineConfig
+
+    script = [[], [], [], [face(50, 50, 90, 100)], [face(51, 50, 91, 100)]]
+    eng = Engine(config=EngineConfig(everyone=True), detector=_Scripted(script))
+    look = Lookahead(eng.stream(), depth=2)
+    done = []
+    for i in range(5):
+        done.extend(look.push(np.zeros((120, 160, 3), np.uint8), i))
+    done.extend(look.flush())
+    assert [p.payload for p in done] == [0, 1, 2, 3, 4]
+    assert [p.backfilled for p in done] == [0, 1, 1, 0, 0]
