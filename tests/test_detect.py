@@ -16,8 +16,8 @@ def _truth(media):
         for b in image.iter("box"):
             if b.get("ignore") == "1":
                 continue
-            t, l, w, h = (int(b.get(k)) for k in ("top", "left", "width", "height"))
-            boxes.append((l, t, l + w, t + h))
+            top, left, w, h = (int(b.get(k)) for k in ("top", "left", "width", "height"))
+            boxes.append((left, top, left + w, top + h))
         yield media / "dlib_faces" / image.get("file"), boxes
 
 

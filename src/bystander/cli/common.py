@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from ..engine import Engine, EngineConfig, Style
+from ..engine import Engine, EngineConfig, Gallery, Style
 from ..registry import Home, Registry
 
 
@@ -14,8 +14,6 @@ def open_registry(args) -> Registry:
 
 def build_engine(args, **overrides) -> Engine:
     """The engine with the registry's current people (none under --everyone)."""
-    from ..engine import Gallery
-
     everyone = getattr(args, "everyone", False)
     config = EngineConfig(
         everyone=everyone,

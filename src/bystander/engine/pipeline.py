@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .detect import Detector, YuNet
-from .face import Decision, Face
+from .face import Decision, Face, Match
 from .match import DEFAULT_THRESHOLD, MIN_RECOGNISABLE, Gallery
 from .recognise import SFace
 from .redact import Style, redact_region
@@ -69,8 +69,6 @@ class Engine:
 
     def recognise(self, frame: np.ndarray, faces: list[Face]):
         """Matches for ``faces``; faces too small to recognise get no match and are not embedded."""
-        from .face import Match
-
         out = [Match(None, 0.0)] * len(faces)
         idx = [i for i, f in enumerate(faces) if f.size >= self.config.min_recognisable]
         if idx and self.recognising:

@@ -19,6 +19,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import BystanderError, InputError
 from .atomic import atomic_output
+from .input_file import require_file
 
 DEFAULT_MAX_PIXELS = 100_000_000  # 100 MP: above any phone camera, below what would exhaust memory
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
@@ -34,13 +35,7 @@ class Photo:
 
 
 def read_photo(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder, not an image")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: empty file")
+    path = require_file(path, "image")
     too_large = f"{path}: image too large (limit {max_pixels / 1e6:g} MP; raise it with --max-pixels)"
     try:
         with warnings.catch_warnings():

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
+from .input_file import require_file
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +61,7 @@ def _upright(image: np.ndarray, rotation: int) -> np.ndarray:
 
 
 def open_input(path: Path) -> av.container.InputContainer:
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder, not a video")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: empty file")
+    path = require_file(path, "video")
     try:
         container = av.open(str(path), mode="r")
     except av.error.FFmpegError as exc:
