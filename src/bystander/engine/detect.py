@@ -64,7 +64,7 @@ class YuNet:
         self._session = session(YUNET, threads=threads, dynamic_input=True)
         self._input = self._session.get_inputs()[0].name
         self._names = [o.name for o in self._session.get_outputs()]
-        self._priors: dict[tuple[int, int], list] = {}
+        self._priors: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
 
     def _prepare(self, frame: np.ndarray) -> tuple[np.ndarray, float]:
         h, w = frame.shape[:2]
@@ -84,7 +84,7 @@ class YuNet:
         all_boxes, all_scores, all_kps = [], [], []
         for stride in _STRIDES:
             cols, rows = pw // stride, ph // stride
-            key = (rows * 10000 + cols, stride)
+            key = (rows, cols, stride)
             if key not in self._priors:
                 self._priors[key] = _priors(rows, cols, stride)
             px, py = self._priors[key]

@@ -8,7 +8,7 @@ frame, so a one-frame miss never shows a face.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -54,7 +54,6 @@ class Track:
     streak: int = 0  # recognitions in a row that agreed on ``candidate``
     similarity: float | None = None
     since_recognised: int = 10**9  # frames since the last recognition attempt
-    history: list = field(default_factory=list, repr=False)
 
 
 class Tracker:

@@ -82,8 +82,6 @@ class VideoReader:
         self.video.thread_type = "AUTO"
         self.damage: list[Damage] = []
         self.decoded = 0
-        probe = self.video.codec_context
-        self.coded_size = (probe.width, probe.height)
 
     @property
     def time_base(self) -> Fraction:
