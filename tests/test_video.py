@@ -249,3 +249,13 @@ def test_interrupted_run_leaves_no_output(media, tmp_path):
     assert proc.returncode == 130, err
     assert not out.exists()
     assert list(tmp_path.glob(".out.*")) == []
+
+
+def test_the_input_is_not_overwritten_and_crf_is_checked(media, tmp_path):
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(HAMILTON.read_bytes())
+    proc = run_cli("video", clip, "-o", clip, home=tmp_path)
+    assert proc.returncode == 2 and "--force" in proc.stderr
+    assert clip.read_bytes() == HAMILTON.read_bytes()
+    proc = run_cli("video", clip, "-o", tmp_path / "out.mp4", "--crf", "99", home=tmp_path)
+    assert proc.returncode == 2 and "--crf 99" in proc.stderr and not (tmp_path / "out.mp4").exists()

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import sys
 
+from pathlib import Path
+
 from ..engine import Engine, EngineConfig, Gallery, Style
+from ..errors import BystanderError
 from ..registry import Home, Registry
 
 
@@ -27,6 +30,12 @@ def build_engine(args, **overrides) -> Engine:
         with open_registry(args) as reg:
             gallery = reg.gallery()
     return Engine(gallery, config)
+
+
+def refuse_overwrite(src: Path, dst: Path, force: bool) -> None:
+    """The input is never overwritten unless --force says so."""
+    if dst.exists() and src.exists() and dst.resolve() == src.resolve() and not force:
+        raise BystanderError(f"{dst}: this would overwrite the input; pass --force to allow it")
 
 
 def show_progress(args) -> bool:

@@ -10,7 +10,7 @@ from ..engine import Engine
 from ..errors import BystanderError
 from ..media.atomic import atomic_output
 from ..media.image import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, read_photo, write_photo
-from .common import add_redaction_options, build_engine, show_progress
+from .common import add_redaction_options, build_engine, refuse_overwrite, show_progress
 
 HELP = """Redact every face in a photo (or every photo in a folder) except registered people.
 EXIF orientation is applied before detection. The output keeps the input's size and format,
@@ -42,11 +42,6 @@ def redact_photo(engine: Engine, src: Path, dst: Path, max_pixels: int) -> dict:
     }
 
 
-def _refuse_overwrite(src: Path, dst: Path, force: bool) -> None:
-    if dst.exists() and src.exists() and dst.resolve() == src.resolve() and not force:
-        raise BystanderError(f"{dst}: this would overwrite the input; pass --force to allow it")
-
-
 def write_report(path: str | None, report) -> None:
     if not path:
         return
@@ -62,7 +57,7 @@ def run(args) -> int:
         return _run_folder(args, src, dst)
     if dst.is_dir():
         dst = dst / src.name
-    _refuse_overwrite(src, dst, args.force)
+    refuse_overwrite(src, dst, args.force)
     engine = build_engine(args)
     report = redact_photo(engine, src, dst, args.max_pixels)
     write_report(args.report, report)

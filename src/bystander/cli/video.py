@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import BystanderError
 from ..media.redact_video import redact_video
-from .common import add_redaction_options, build_engine, show_progress
+from .common import add_redaction_options, build_engine, refuse_overwrite, show_progress
 
 HELP = """Redact every face in a video except registered people. The output has the input's frames,
 timestamps (variable frame rate included), duration and audio (copied, or AAC where the container needs
@@ -29,8 +29,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     src, dst = args.input, args.output
-    if dst.exists() and src.exists() and dst.resolve() == src.resolve() and not args.force:
-        raise BystanderError(f"{dst}: this would overwrite the input; pass --force to allow it")
+    refuse_overwrite(src, dst, args.force)
     if not 0 <= args.crf <= 51:
         raise BystanderError(f"--crf {args.crf}: must be between 0 and 51")
     engine = build_engine(args)

@@ -46,7 +46,7 @@ class Decision:
     person: str | None  # the registered person it was confirmed as, or None
     similarity: float | None
     redact: bool
-    reason: str  # why: "registered", "unknown", "too-small", "everyone", "unconfirmed", "held"
+    reason: str  # "registered", "unknown", "too-small", "everyone", "unconfirmed", "held", "trail"
 
     @property
     def guessed(self) -> bool:

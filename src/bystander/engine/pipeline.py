@@ -102,18 +102,18 @@ class Engine:
         h, w = frame.shape[:2]
         saved = []
         for box in keep:
-            x1, y1 = max(0, int(np.floor(box[0]))), max(0, int(np.floor(box[1])))
-            x2, y2 = min(w, int(np.ceil(box[2]))), min(h, int(np.ceil(box[3])))
-            if x2 > x1 and y2 > y1:
-                saved.append((x1, y1, x2, y2, frame[y1:y2, x1:x2].copy()))
+            region = _pixels(box, (0, 0, w, h))
+            if region:
+                x1, y1, x2, y2 = region
+                saved.append((region, frame[y1:y2, x1:x2].copy()))
         for box in [*boxes, *guesses]:
             redact_region(frame, box, self.config.style, self.config.shape)
-        for x1, y1, x2, y2, pixels in saved:
+        for (x1, y1, x2, y2), pixels in saved:
             restore = np.ones((y2 - y1, x2 - x1), bool)
             for b in boxes:
-                bx1, by1 = max(x1, int(np.floor(b[0]))), max(y1, int(np.floor(b[1])))
-                bx2, by2 = min(x2, int(np.ceil(b[2]))), min(y2, int(np.ceil(b[3])))
-                if bx2 > bx1 and by2 > by1:
+                overlap = _pixels(b, (x1, y1, x2, y2))
+                if overlap:
+                    bx1, by1, bx2, by2 = overlap
                     restore[by1 - y1:by2 - y1, bx1 - x1:bx2 - x1] = False
             frame[y1:y2, x1:x2][restore] = pixels[restore]
         return frame
@@ -185,6 +185,13 @@ class Stream:
             if t.id in redacted and t.previous is not None and iou(t.previous, t.box) < 0.5:
                 decisions.append(Decision(_ghost(t.previous), t.id, None, None, True, "trail"))
         return decisions
+
+
+def _pixels(box, bounds) -> tuple[int, int, int, int] | None:
+    """The whole pixels ``box`` touches within ``bounds`` (x1, y1, x2, y2), or None if it misses them."""
+    x1, y1 = max(bounds[0], int(np.floor(box[0]))), max(bounds[1], int(np.floor(box[1])))
+    x2, y2 = min(bounds[2], int(np.ceil(box[2]))), min(bounds[3], int(np.ceil(box[3])))
+    return (x1, y1, x2, y2) if x2 > x1 and y2 > y1 else None
 
 
 def _ghost(box) -> Face:

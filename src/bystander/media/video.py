@@ -10,6 +10,8 @@ through: memory does not grow with the file's length.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -99,16 +101,17 @@ class VideoReader:
             return int(round(float(self.video.duration * self.video.time_base * self.rate)))
         return None
 
-    def _damaged(self, exc: Exception, last_pts, last_tb) -> None:
-        seconds = float(last_pts * last_tb) if last_pts is not None else None
+    def _damaged(self, exc: Exception, last_pts: int | None) -> None:
+        seconds = float(last_pts * self.time_base) if last_pts is not None else None
         d = Damage(self.decoded, seconds, getattr(exc, "strerror", None) or str(exc))
         self.damage.append(d)
         log.warning("%s", d)
 
-    def packets(self, on_audio: Callable[[av.Packet], None]) -> Iterator[DecodedFrame]:
+    def frames(self, on_audio: Callable[[av.Packet], None]) -> Iterator[DecodedFrame]:
         """Decoded video frames in order; audio packets go to ``on_audio`` as they come."""
         streams = [self.video] + ([self.audio] if self.audio else [])
-        last_pts, last_tb, tb = None, self.time_base, self.time_base
+        tb = self.time_base
+        last_pts = None
         step = max(1, int(round(1 / (self.rate * tb)))) if tb else 1
         demux = self.container.demux(*streams)
         while True:
@@ -117,7 +120,7 @@ class VideoReader:
             except StopIteration:
                 break
             except av.error.FFmpegError as exc:
-                self._damaged(exc, last_pts, last_tb)
+                self._damaged(exc, last_pts)
                 break
             if packet.stream is self.audio:
                 if packet.dts is not None:
@@ -126,7 +129,7 @@ class VideoReader:
             try:
                 frames = packet.decode()
             except av.error.FFmpegError as exc:
-                self._damaged(exc, last_pts, last_tb)
+                self._damaged(exc, last_pts)
                 continue
             for frame in frames:
                 pts = frame.pts
@@ -136,7 +139,7 @@ class VideoReader:
                     pts = last_pts + 1  # the encoder needs strictly increasing timestamps
                 image = _upright(frame.to_ndarray(format="bgr24"), frame.rotation)
                 yield DecodedFrame(image, pts, tb, self.decoded)
-                last_pts, last_tb = pts, tb
+                last_pts = pts
                 self.decoded += 1
 
 
@@ -154,7 +157,6 @@ class VideoWriter:
         self.video.time_base = time_base
         self.video.codec_context.time_base = time_base
         self.video.options = {"crf": str(crf), "preset": preset}
-        self.audio_in = audio
         self.audio_out = None
         self._transcode = False
         if audio is not None:
@@ -165,7 +167,7 @@ class VideoWriter:
         if name in self.container.supported_codecs:
             self.audio_out = self.container.add_stream_from_template(audio)
             return
-        # The container cannot hold this codec (PCM in MP4, say): transcode to AAC.
+        # The container cannot hold this codec (G.711 mu-law in MP4, say): transcode to AAC.
         self.audio_out = self.container.add_stream("aac", rate=audio.codec_context.sample_rate)
         self.audio_out.layout = audio.codec_context.layout.name
         self._transcode = True
@@ -209,9 +211,6 @@ class BackgroundWriter:
     memory stays flat, and an error in the writer surfaces at the next call."""
 
     def __init__(self, writer: VideoWriter, depth: int = 4):
-        import queue
-        import threading
-
         self.writer = writer
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
