@@ -17,10 +17,13 @@ setup: $(BIN)/python
 run: setup
 	$(BIN)/bystander $(if $(ARGS),$(ARGS),faces list)
 
-# The tests need ffmpeg/ffprobe (real codecs beside PyAV's); installed only when we may.
+# The tests need ffmpeg/ffprobe (real codecs beside PyAV's) and nginx with the RTMP module (live
+# mode's ingest, and the stand-in for YouTube); installed only when we may.
+SYSTEM_PACKAGES := ffmpeg nginx-light libnginx-mod-rtmp
 system-deps:
-	@if [ "$$(id -u)" = 0 ] && ! command -v ffprobe >/dev/null; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null; \
+	@if [ "$$(id -u)" = 0 ] && { ! command -v ffprobe >/dev/null || ! command -v nginx >/dev/null \
+			|| [ ! -e /usr/lib/nginx/modules/ngx_rtmp_module.so ]; }; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
 	fi
 
 test: setup system-deps

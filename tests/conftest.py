@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -93,3 +94,13 @@ def sharpness(img: np.ndarray, box) -> float:
 def region_diff(a: np.ndarray, b: np.ndarray, box) -> float:
     x1, y1, x2, y2 = (int(round(v)) for v in box)
     return float(np.abs(a[y1:y2, x1:x2].astype(np.int16) - b[y1:y2, x1:x2].astype(np.int16)).mean())
+
+
+def score(src: Path, out: Path) -> dict:
+    """The shared judge (../shared/eval/score.py) on ``out`` against the Hamilton clip's ground truth."""
+    proc = subprocess.run([sys.executable, str(SHARED / "eval" / "score.py"), str(src), str(out),
+                           str(SHARED / "eval" / "short_hamilton_clip.gt.json"), "--json"],
+                          capture_output=True, text=True, check=True)
+    summary = proc.stdout.strip().splitlines()[-1]
+    report = json.loads(proc.stdout[:proc.stdout.rindex("SUMMARY")])
+    return {"summary": summary, **report}

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import FR, MEDIA, ROOT, SHARED, measure, run_cli, sharpness
+from conftest import FR, MEDIA, ROOT, SHARED, measure, run_cli, score, sharpness
 
 HAMILTON = FR / "short_hamilton_clip.mp4"
 INTEL = MEDIA / "intel_sample_videos"
@@ -44,15 +44,6 @@ def frames(path: Path):
     with av.open(str(path)) as c:
         for f in c.decode(video=0):
             yield f.to_ndarray(format="bgr24")
-
-
-def score(src: Path, out: Path) -> dict:
-    proc = subprocess.run([sys.executable, str(SHARED / "eval" / "score.py"), str(src), str(out),
-                           str(SHARED / "eval" / "short_hamilton_clip.gt.json"), "--json"],
-                          capture_output=True, text=True, check=True)
-    summary = proc.stdout.strip().splitlines()[-1]
-    report = json.loads(proc.stdout[:proc.stdout.rindex("SUMMARY")])
-    return {"summary": summary, **report}
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import sys
 from .. import __version__
 from ..engine import ModelError
 from ..errors import BystanderError
-from . import faces, photo, video
+from . import faces, live, photo, video
 
 
 def parser() -> argparse.ArgumentParser:
@@ -22,6 +22,7 @@ def parser() -> argparse.ArgumentParser:
     faces.add_parser(sub)
     photo.add_parser(sub)
     video.add_parser(sub)
+    live.add_parser(sub)
     return p
 
 

@@ -18,7 +18,7 @@ from .face import Decision, Face, Match
 from .match import DEFAULT_THRESHOLD, MIN_RECOGNISABLE, Gallery
 from .recognise import SFace
 from .redact import Style, redact_region
-from .track import Tracker, iou
+from .track import Tracker, grow, iou
 
 
 @dataclass(frozen=True)
@@ -141,6 +141,25 @@ class Stream:
     @property
     def frame_index(self) -> int:
         return self.tracker.frame
+
+    def coast(self, grow_by: float = 0.15) -> list[Decision]:
+        """Decisions for a frame the detector skips (live mode, under load): every track is
+        carried to where its motion predicts, grown a little, and judged as at its last detection.
+        Predicted boxes are redacted like detected ones: they never yield to a registered face."""
+        self.tracker.skip()
+        now = self.tracker.frame
+        decisions = []
+        for t in self.tracker.tracks:
+            if t.misses:
+                decisions.append(Decision(_ghost(t.box), t.id, None, None, True, "held"))
+                continue
+            box = grow(t.predicted(now), grow_by)
+            face = Face(box, t.face.score if t.face else 0.0, np.zeros((5, 2), np.float32))
+            if self.engine.recognising and t.candidate is not None and t.streak >= self.engine.config.confirm_frames:
+                decisions.append(Decision(face, t.id, t.candidate, t.similarity, False, "registered"))
+            else:
+                decisions.append(Decision(face, t.id, None, t.similarity, True, "predicted"))
+        return decisions
 
     def analyse(self, frame: np.ndarray) -> list[Decision]:
         eng, cfg = self.engine, self.engine.config

@@ -54,6 +54,13 @@ class Track:
     streak: int = 0  # recognitions in a row that agreed on ``candidate``
     similarity: float | None = None
     since_recognised: int = 10**9  # frames since the last recognition attempt
+    last_seen: int = 0  # frame index of the latest detection
+    velocity: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # box change per frame
+
+    def predicted(self, frame: int) -> tuple[float, float, float, float]:
+        """Where the face should be at ``frame`` if it kept moving as between its last detections."""
+        k = frame - self.last_seen
+        return tuple(b + v * k for b, v in zip(self.box, self.velocity))
 
 
 class Tracker:
@@ -63,6 +70,10 @@ class Tracker:
         self.tracks: list[Track] = []
         self._next_id = 1
         self.frame = -1
+
+    def skip(self) -> None:
+        """A frame passes without detection; tracks keep their state."""
+        self.frame += 1
 
     def update(self, faces: list[Face]) -> tuple[list[Track], list[Track]]:
         """Associate this frame's faces. Returns (tracks seen now, tracks held without a detection)."""
@@ -82,7 +93,11 @@ class Tracker:
             used_t.add(ti)
             used_f.add(fi)
             t = self.tracks[ti]
-            t.previous, t.box, t.face, t.misses = t.box, faces[fi].box, faces[fi], 0
+            new = faces[fi].box
+            if t.misses == 0:
+                gap = max(1, self.frame - t.last_seen)
+                t.velocity = tuple((n - o) / gap for n, o in zip(new, t.box))
+            t.previous, t.box, t.face, t.misses, t.last_seen = t.box, new, faces[fi], 0, self.frame
             seen.append(t)
         held: list[Track] = []
         survivors: list[Track] = []
@@ -99,7 +114,7 @@ class Tracker:
                 survivors.append(t)
         for fi, f in enumerate(faces):
             if fi not in used_f:
-                t = Track(self._next_id, f.box, face=f, born=self.frame)
+                t = Track(self._next_id, f.box, face=f, born=self.frame, last_seen=self.frame)
                 self._next_id += 1
                 seen.append(t)
                 survivors.append(t)

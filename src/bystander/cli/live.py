@@ -1,0 +1,123 @@
+"""``bystander live``: RTMP in from OBS or a phone, bystanders redacted, out to YouTube/Twitch."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from ..errors import BystanderError
+from ..live.ingest import ListenAddress, RtmpIngest
+from ..live.relay import Relay, RelayOptions
+from ..live.secret import mask, mask_url
+from ..live.stats import status_line
+from .common import build_engine
+
+HELP = """Receive a live stream over RTMP, redact every face except registered people, and publish it to
+one or more RTMP destinations (YouTube, Twitch) as H.264 + AAC at the input's frame rate, audio in sync.
+Point OBS / PRISM / Larix at the --listen URL with --key as the stream key. When the machine cannot
+analyse every frame in time it detects less often and tracks in between; a frame whose faces are not
+known in time is redacted whole. Needs nginx with the RTMP module (apt install nginx-light
+libnginx-mod-rtmp). Ends when the publisher has been gone for --grace seconds, or on Ctrl-C."""
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("live", help="redact a live RTMP stream and relay it", description=HELP)
+    p.add_argument("--listen", default="rtmp://0.0.0.0:1935/live",
+                   help="where publishers connect, rtmp://HOST:PORT/APP (default %(default)s)")
+    p.add_argument("--key", help="the stream key publishers must use (default: $BYSTANDER_STREAM_KEY)")
+    p.add_argument("--to", action="append", default=[], metavar="RTMP_URL",
+                   help="a destination, e.g. rtmp://a.rtmp.youtube.com/live2/KEY (repeatable)")
+    p.add_argument("--record", type=Path, metavar="FILE", help="also record the redacted stream to FILE")
+    p.add_argument("--bitrate", type=int, metavar="KBPS",
+                   help="video bitrate (default: YouTube's recommendation for the resolution)")
+    p.add_argument("--grace", type=float, default=30.0,
+                   help="seconds to wait for a dropped publisher to reconnect (default %(default)s)")
+    p.add_argument("--wait", type=float, metavar="SECONDS",
+                   help="give up if no publisher arrives within this time (default: wait forever)")
+    p.add_argument("--detect-every", type=int, choices=(1, 2, 3), metavar="N",
+                   help="run the detector on every Nth frame, tracking in between (default: adapt to the machine)")
+    p.add_argument("--stats-json", metavar="FILE", help="append a JSON status line every second to FILE ('-': stdout)")
+    p.add_argument("--style", choices=["blur", "pixelate", "solid"], default="blur")
+    p.add_argument("--everyone", action="store_true", help="ignore the registry: redact every face")
+    p.add_argument("-q", "--quiet", action="store_true", help="no status line")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    key = args.key or os.environ.get("BYSTANDER_STREAM_KEY")
+    if not key:
+        raise BystanderError("a stream key is needed: --key or $BYSTANDER_STREAM_KEY")
+    if not args.to and not args.record:
+        raise BystanderError("nowhere to send the stream: give --to RTMP_URL and/or --record FILE")
+    for url in args.to:
+        if not url.startswith(("rtmp://", "rtmps://")):
+            raise BystanderError(f"--to {mask_url(url)}: expected an rtmp:// or rtmps:// URL")
+    if args.record and not args.record.parent.is_dir():
+        raise BystanderError(f"--record {args.record}: folder {args.record.parent} does not exist")
+    secrets = [key, *args.to]
+    listen = ListenAddress.parse(args.listen)
+    logging.basicConfig(level=logging.WARNING, format="bystander: %(message)s", stream=sys.stderr)
+    for h in logging.getLogger().handlers:
+        h.addFilter(_Masking(secrets))
+    engine = build_engine(args)
+    stats_out = _open_stats(args.stats_json)
+    interactive = not args.quiet and sys.stderr.isatty()
+
+    def on_status(s: dict) -> None:
+        if stats_out is not None:
+            stats_out.write(json.dumps(s) + "\n")
+            stats_out.flush()
+        if interactive:
+            print("\r\x1b[2K" + mask(status_line(s), secrets), end="", file=sys.stderr, flush=True)
+
+    options = RelayOptions(destinations=args.to, record=args.record, kbps=args.bitrate, grace=args.grace,
+                           first_wait=args.wait, stride=args.detect_every)
+    with RtmpIngest(listen, key) as ingest:
+        relay = Relay(engine, ingest, options, on_status)
+        print(f"bystander: publish to rtmp://{listen.host}:{ingest.server.port}/{listen.app} "
+              f"with your stream key; relaying to {len(args.to)} destination(s)", file=sys.stderr)
+        previous = {s: signal.signal(s, lambda *_: relay.stop()) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            final = relay.run()
+        finally:
+            for s, h in previous.items():
+                signal.signal(s, h)
+            if stats_out not in (None, sys.stdout):
+                stats_out.close()
+    if interactive:
+        print(file=sys.stderr)
+    final["event"] = "end"
+    if stats_out is sys.stdout:
+        print(json.dumps(final))
+    print(mask(_summary(final), secrets), file=sys.stderr)
+    return 0 if final["frames"] or args.wait is None else 1
+
+
+def _summary(s: dict) -> str:
+    lat = "" if s["latency_ms_p50"] is None else f", added latency p50 {s['latency_ms_p50']:.0f} ms / p95 {s['latency_ms_p95']:.0f} ms"
+    return (f"bystander: live ended after {s['uptime_s']:.0f} s: {s['frames']} frames, "
+            f"{s['faces_redacted']} face-frames redacted, {s['faces_kept']} kept, "
+            f"{s['coast']} tracked without detection, {s['blank']} redacted whole{lat}")
+
+
+def _open_stats(target: str | None):
+    if target is None:
+        return None
+    if target == "-":
+        return sys.stdout
+    return open(target, "a", encoding="utf-8")
+
+
+class _Masking(logging.Filter):
+    def __init__(self, secrets):
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = mask(record.getMessage(), self.secrets)
+        record.args = ()
+        return True

@@ -1,0 +1,296 @@
+"""The live relay: ingest → decode → engine → H.264 → every destination, timestamps kept.
+
+Four kinds of thread, joined by short queues:
+- the reader pulls the ingest, decodes video and hands audio straight to the outputs;
+- the engine thread judges each frame (``schedule.Scheduler``) and redacts it;
+- the encoder thread compresses it once for all destinations;
+- each destination writes at its own pace (``destination.Destination``).
+
+Output timestamps are the input's, shifted so a stream starts at 0; audio gets the
+same shift, so sync at the destination is the publisher's. A publisher that drops
+and comes back within the grace period continues the same outgoing stream, the gap
+kept as real time.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable
+
+import av
+import numpy as np
+
+from ..engine import Engine, redact_frame
+from .destination import Chunk, Destination, Recording
+from .encode import AudioPath, LiveEncoder
+from .ingest import RtmpIngest
+from .schedule import Action, Budget, Scheduler
+from .stats import LiveStats
+
+log = logging.getLogger(__name__)
+
+_PULL_OPTIONS = {"rtmp_live": "live", "fflags": "nobuffer", "flags": "low_delay",
+                 "analyzeduration": "1000000", "probesize": "1000000"}
+
+
+@dataclass
+class RelayOptions:
+    destinations: list[str]
+    record: Path | None = None
+    kbps: int | None = None
+    grace: float = 30.0  # seconds to wait for a dropped publisher to come back
+    first_wait: float | None = None  # seconds to wait for the first publisher (None: forever)
+    max_delay: float = 0.25
+    stride: int | None = None  # frames per detection; None adapts to the machine
+
+
+@dataclass
+class _Frame:
+    image: np.ndarray
+    pts: int  # ms on the outgoing timeline
+    arrival: float
+
+
+class Relay:
+    def __init__(self, engine: Engine, ingest: RtmpIngest, options: RelayOptions,
+                 on_status: Callable[[dict], None] | None = None):
+        self.engine = engine
+        self.ingest = ingest
+        self.options = options
+        self.stats = LiveStats()
+        self.on_status = on_status
+        self._frames: queue.Queue = queue.Queue(maxsize=90)
+        self._encode: queue.Queue = queue.Queue(maxsize=8)
+        self._stopping = threading.Event()
+        self._encoder: LiveEncoder | None = None
+        self._audio: AudioPath | None = None
+        self._ready = threading.Event()  # encoder and audio templates exist
+        self.destinations: list[Destination] = []
+        self._error: BaseException | None = None
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    # The outgoing streams are set up once, from the first ingest session's parameters.
+    def _templates(self):
+        return self._encoder.stream, (self._audio.stream if self._audio else None)
+
+    def _request_keyframe(self) -> None:
+        if self._encoder is not None:
+            self._encoder.request_keyframe()
+
+    def _start_outputs(self, width: int, height: int, rate: Fraction, audio) -> None:
+        self._encoder = LiveEncoder(width, height, rate, self.options.kbps)
+        self._audio = AudioPath(audio) if audio is not None else None
+        self.budget = Budget(interval=float(1 / rate), max_delay=self.options.max_delay)
+        for url in self.options.destinations:
+            self.destinations.append(Destination(url, self._templates, self._request_keyframe,
+                                                 on_latency=self.stats.latency))
+        if self.options.record:
+            self.destinations.append(Recording(self.options.record, self._templates, self._request_keyframe))
+        for d in self.destinations:
+            d.start()
+        self._ready.set()
+
+    def _fan_out(self, chunk: Chunk) -> None:
+        for d in self.destinations:
+            d.send(chunk)
+
+    # Reader ------------------------------------------------------------------------------------
+    def _read(self) -> None:
+        try:
+            self._read_sessions()
+        except BaseException as exc:  # surfaced by run()
+            self._error = exc
+        finally:
+            self._frames.put(None)
+
+    def _read_sessions(self) -> None:
+        wait = self.options.first_wait
+        next_start = 0  # ms on the outgoing timeline where the next session begins
+        ended_at = None
+        while not self._stopping.is_set():
+            self.stats.ingest = "waiting"
+            if not self._wait_publisher(wait):
+                return
+            if ended_at is not None:  # a resumed session: keep the real-time gap
+                next_start += int((time.monotonic() - ended_at) * 1000)
+            self.stats.ingest = "live"
+            last = self._pull(next_start)
+            if last is not None:
+                next_start = last + 1
+                ended_at = time.monotonic()
+            self.stats.ingest = "reconnecting"
+            log.info("ingest ended; waiting %.0f s for the publisher to return", self.options.grace)
+            wait = self.options.grace
+            if ended_at is None:
+                ended_at = time.monotonic()
+
+    def _wait_publisher(self, timeout: float | None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._stopping.is_set():
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            if self.ingest.wait(0.2 if left is None else min(0.2, left)):
+                return True
+        return False
+
+    def _pull(self, start: int) -> int | None:
+        """Relay one publishing session; returns its last outgoing timestamp (ms), if any."""
+        try:
+            container = av.open(self.ingest.pull_url, options=_PULL_OPTIONS, timeout=(10.0, 3.0))
+        except av.error.FFmpegError as exc:
+            log.warning("ingest: could not play the published stream (%s)", exc.strerror or "error")
+            time.sleep(0.5)
+            return None
+        last = None
+        with container:
+            if not container.streams.video:
+                log.warning("ingest: the published stream has no video")
+                return None
+            video = container.streams.video[0]
+            video.thread_type = "SLICE"
+            audio = container.streams.audio[0] if container.streams.audio else None
+            if not self._ready.is_set():
+                rate = video.guessed_rate or video.average_rate or Fraction(30)
+                self._start_outputs(video.codec_context.width, video.codec_context.height, rate, audio)
+            base = None
+            streams = [video] + ([audio] if audio is not None and self._audio is not None else [])
+            try:
+                for packet in container.demux(*streams):
+                    if self._stopping.is_set():
+                        break
+                    if packet.dts is None:
+                        continue
+                    arrival = time.monotonic()
+                    if base is None:
+                        base = _ms(packet.dts, packet.time_base) - start
+                    if packet.stream is video:
+                        for frame in packet.decode():
+                            pts = _ms(frame.pts if frame.pts is not None else packet.dts, packet.time_base) - base
+                            if last is not None and pts <= last:
+                                pts = last + 1
+                            last = pts
+                            self.stats.frames_in.tick(arrival)
+                            self._frames.put(_Frame(frame.to_ndarray(format="bgr24"), pts, arrival))
+                    else:
+                        for p in self._audio.convert(packet):
+                            dts = p.dts if p.dts is not None else p.pts
+                            if dts is None:
+                                continue
+                            pts = p.pts if p.pts is not None else dts
+                            self._fan_out(Chunk("audio", bytes(p), _ms(pts, p.time_base) - base,
+                                                _ms(dts, p.time_base) - base, True))
+            except av.error.FFmpegError as exc:
+                if self.ingest.publishing:
+                    log.warning("ingest: read failed (%s)", exc.strerror or "error")
+        return last
+
+    # Engine ------------------------------------------------------------------------------------
+    def _analyse(self) -> None:
+        scheduler = Scheduler(self.budget, self.options.stride)
+        stream = self.engine.stream()
+        style = self.engine.config.style
+        while True:
+            item = self._frames.get()
+            if item is None:
+                self._encode.put(None)
+                return
+            action = scheduler.choose(time.monotonic() - item.arrival, self._frames.qsize())
+            image = item.image
+            try:
+                if action is Action.DETECT:
+                    t0 = time.perf_counter()
+                    decisions = stream.analyse(image)
+                    scheduler.detected(time.perf_counter() - t0)
+                elif action is Action.COAST:
+                    decisions = stream.coast()
+                if action is Action.BLANK:
+                    redact_frame(image, style)
+                else:
+                    self.engine.redact_decisions(image, decisions)
+                    kept = sum(1 for d in decisions if not d.redact)
+                    self.stats.count(faces_redacted=len(decisions) - kept, faces_kept=kept)
+            except Exception:  # never let an unjudged frame out
+                log.exception("engine failed on a frame; redacting the whole frame")
+                redact_frame(image, style)
+                scheduler.blanked()
+                action = Action.BLANK
+                self.stats.count(errors=1)
+            self.stats.count(frames=1, **{action.value: 1})
+            self._encode.put(item)
+
+    # Encoder -----------------------------------------------------------------------------------
+    def _compress(self) -> None:
+        enc = self._encoder
+        arrivals: dict[int, float] = {}
+        while True:
+            item = self._encode.get()
+            packets = enc.flush() if item is None else enc.encode(item.image, item.pts)
+            if item is not None:
+                arrivals[item.pts] = item.arrival
+            for p in packets:
+                self._fan_out(Chunk("video", bytes(p), p.pts, p.dts, p.is_keyframe, arrivals.pop(p.pts, None)))
+                self.stats.frames_out.tick()
+            if item is None:
+                return
+
+    # Whole run ---------------------------------------------------------------------------------
+    def run(self, status_every: float = 1.0) -> dict:
+        """Relay until the publisher is gone for longer than the grace period, or ``stop()``."""
+        reader = threading.Thread(target=self._read, name="bystander-ingest", daemon=True)
+        reader.start()
+        workers: list[threading.Thread] = []
+        try:
+            next_status = time.monotonic()
+            while not self._ready.is_set() and reader.is_alive():
+                if time.monotonic() >= next_status:
+                    self._status()
+                    next_status += status_every
+                self._ready.wait(0.2)
+            if self._ready.is_set():
+                workers = [threading.Thread(target=self._analyse, name="bystander-engine", daemon=True),
+                           threading.Thread(target=self._compress, name="bystander-encoder", daemon=True)]
+                for w in workers:
+                    w.start()
+                while reader.is_alive():
+                    reader.join(0.1)
+                    if time.monotonic() >= next_status:
+                        self._status()
+                        next_status += status_every
+        finally:
+            self._stopping.set()
+            reader.join()
+            for w in workers:
+                w.join()
+            for d in self.destinations:
+                d.close()
+            if self._encoder:
+                self._encoder.close()
+            if self._audio:
+                self._audio.close()
+        if self._error is not None:
+            raise self._error
+        return self.final()
+
+    def _status(self) -> None:
+        if self.on_status:
+            self.on_status(self.stats.snapshot(self.destinations))
+
+    def final(self) -> dict:
+        s = self.stats.snapshot(self.destinations)
+        p50, p95 = self.stats.latency_percentiles(whole_run=True)
+        s["latency_ms_p50"] = None if p50 is None else round(p50 * 1000, 1)
+        s["latency_ms_p95"] = None if p95 is None else round(p95 * 1000, 1)
+        return s
+
+
+def _ms(ts: int, time_base: Fraction) -> int:
+    return int(round(ts * time_base * 1000))

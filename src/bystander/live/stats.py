@@ -1,0 +1,90 @@
+"""What the relay reports each second: rates, added latency, degradation, faces, destinations."""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+
+import numpy as np
+
+
+class RateMeter:
+    """Events per second over a sliding window."""
+
+    def __init__(self, window: float = 2.0):
+        self.window = window
+        self._times: collections.deque = collections.deque()
+
+    def tick(self, now: float | None = None) -> None:
+        self._times.append(time.monotonic() if now is None else now)
+
+    def rate(self, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        while self._times and self._times[0] < now - self.window:
+            self._times.popleft()
+        return len(self._times) / self.window
+
+
+class LiveStats:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.started = time.monotonic()
+        self._cpu0 = time.process_time()
+        self.frames_in = RateMeter()
+        self.frames_out = RateMeter()
+        self.counts = collections.Counter()  # frames, detect, coast, blank, errors, faces_redacted, faces_kept
+        self._latency: collections.deque = collections.deque(maxlen=3000)
+        self._all_latency: list[float] = []
+        self.ingest = "waiting"
+
+    def count(self, **deltas: int) -> None:
+        with self._lock:
+            self.counts.update(deltas)
+
+    def latency(self, seconds: float) -> None:
+        with self._lock:
+            self._latency.append(seconds)
+            self._all_latency.append(seconds)
+
+    def latency_percentiles(self, whole_run: bool = False) -> tuple[float | None, float | None]:
+        with self._lock:
+            values = list(self._all_latency if whole_run else self._latency)
+        if not values:
+            return None, None
+        p50, p95 = np.percentile(values, [50, 95])
+        return float(p50), float(p95)
+
+    def snapshot(self, destinations) -> dict:
+        now = time.monotonic()
+        wall = now - self.started
+        p50, p95 = self.latency_percentiles()
+        with self._lock:
+            counts = dict(self.counts)
+        return {
+            "uptime_s": round(wall, 1),
+            "ingest": self.ingest,
+            "fps_in": round(self.frames_in.rate(now), 2),
+            "fps_out": round(self.frames_out.rate(now), 2),
+            "latency_ms_p50": None if p50 is None else round(p50 * 1000, 1),
+            "latency_ms_p95": None if p95 is None else round(p95 * 1000, 1),
+            "cpu_share": round((time.process_time() - self._cpu0) / max(wall, 1e-6) / _cores(), 3),
+            **{k: counts.get(k, 0) for k in ("frames", "detect", "coast", "blank", "errors",
+                                             "faces_redacted", "faces_kept")},
+            "destinations": [d.status() for d in destinations],
+        }
+
+
+def status_line(s: dict) -> str:
+    lat = "-" if s["latency_ms_p50"] is None else f"+{s['latency_ms_p50']:.0f} ms (p95 {s['latency_ms_p95']:.0f})"
+    dests = ", ".join(f"{d['destination']}: {d['state']}" + (f" in {d['retry_in_s']:.0f} s" if "retry_in_s" in d else "")
+                      for d in s["destinations"])
+    degraded = s["coast"] + s["blank"]
+    return (f"ingest {s['ingest']} | in {s['fps_in']:.1f} fps, out {s['fps_out']:.1f} fps | {lat} | "
+            f"faces {s['faces_redacted']} redacted, {s['faces_kept']} kept | "
+            f"degraded {degraded}, blanked {s['blank']} | {dests}")
+
+
+def _cores() -> int:
+    import os
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -1,0 +1,207 @@
+"""Real components for live tests: a looped publisher input, ffmpeg publishing it in real time,
+nginx-rtmp destinations that record, a player that notes when each frame arrives, and
+``bystander live`` itself in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from bystander.live.nginx import Application, NginxRtmp, free_port
+
+FRAME = Fraction(1001, 30000)
+CLIP_VIDEO_START = 0.852019  # the clip's first video frame; its audio starts at 0
+
+
+def build_looped_input(clip: Path, out: Path, loops: int) -> float:
+    """``clip`` looped ``loops`` times without gaps, as OBS would send it: H.264 at 29.97 fps with a
+    keyframe every 2 s, AAC audio. Audio is cut to the video's span so every loop lines up.
+    Returns one loop's duration in seconds."""
+    with av.open(str(clip)) as c:
+        images = [f.to_ndarray(format="bgr24") for f in c.decode(video=0)]
+    with av.open(str(clip)) as c:
+        rate = c.streams.audio[0].codec_context.sample_rate
+        res = av.AudioResampler(format="s16", layout="stereo", rate=rate)
+        chunks = [r.to_ndarray() for f in c.decode(audio=0) for r in res.resample(f)]
+    pcm = np.concatenate(chunks, axis=1)  # 1 x (samples*2) interleaved s16
+    loop_s = float(len(images) * FRAME)
+    start = int(round(CLIP_VIDEO_START * rate))
+    need = int(round(loop_s * rate))
+    stereo = pcm.reshape(-1, 2)[start:start + need]
+    stereo = np.pad(stereo, ((0, need - len(stereo)), (0, 0)))
+    with av.open(str(out), "w", format="flv") as o:
+        v = o.add_stream("libx264", rate=Fraction(30000, 1001))
+        v.width, v.height, v.pix_fmt = images[0].shape[1], images[0].shape[0], "yuv420p"
+        v.options = {"preset": "veryfast", "g": "60", "crf": "18", "bf": "0"}
+        a = o.add_stream("aac", rate=rate)
+        a.layout = "stereo"
+        n = 0
+        block = 1024
+        for loop in range(loops):
+            for i, img in enumerate(images):
+                f = av.VideoFrame.from_ndarray(img, format="bgr24")
+                f.pts, f.time_base = (loop * len(images) + i) * 1001, Fraction(1, 30000)
+                o.mux(v.encode(f))
+            for s in range(0, need, block):
+                part = np.ascontiguousarray(stereo[s:s + block]).reshape(1, -1)
+                af = av.AudioFrame.from_ndarray(part, format="s16", layout="stereo")
+                af.sample_rate, af.pts, af.time_base = rate, n, Fraction(1, rate)
+                n += part.shape[1] // 2
+                o.mux(a.encode(af))
+        o.mux(v.encode(None))
+        o.mux(a.encode(None))
+    return loop_s
+
+
+def publish(src: Path, url: str, seconds: float | None = None) -> subprocess.Popen:
+    """ffmpeg publishing ``src`` in real time, as a streaming app does."""
+    cmd = ["ffmpeg", "-nostdin", "-v", "error", "-re", "-i", str(src)]
+    if seconds:
+        cmd += ["-t", str(seconds)]
+    return subprocess.Popen(cmd + ["-c", "copy", "-f", "flv", url],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+class Destination(NginxRtmp):
+    """An nginx-rtmp server standing in for YouTube: it records whatever is published to ``app``."""
+
+    def __init__(self, record_dir: Path, port: int | None = None):
+        record_dir.mkdir(parents=True, exist_ok=True)
+        super().__init__([Application("app", f"record all;\nrecord_path {record_dir};\nrecord_unique on;")],
+                         port=port)
+        self.record_dir = record_dir
+
+    def recordings(self) -> list[Path]:
+        return sorted(self.record_dir.glob("*.flv"))
+
+
+@dataclass
+class Player:
+    """Plays a destination stream live and notes (arrival time, pts seconds) of each video packet."""
+
+    url: str
+    arrivals: list[tuple[float, float]] = field(default_factory=list)
+
+    def start(self) -> "Player":
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with av.open(self.url, options={"rtmp_live": "live"}, timeout=(20, 5)) as c:
+                    v = c.streams.video[0]
+                    for p in c.demux(v):
+                        if p.pts is not None:
+                            self.arrivals.append((time.monotonic(), float(p.pts * p.time_base)))
+                return
+            except av.error.FFmpegError:
+                if self.arrivals:
+                    return
+                time.sleep(0.3)
+
+    def join(self, timeout: float = 30) -> None:
+        self._thread.join(timeout)
+
+
+class Bystander:
+    """``bystander live`` in a subprocess, reading its JSON status lines."""
+
+    def __init__(self, tmp: Path, home: Path, key: str, to: list[str], *extra: str):
+        self.port = free_port()
+        self.stats = tmp / "stats.jsonl"
+        self.stderr_path = tmp / "bystander.stderr"
+        cmd = [sys.executable, "-m", "bystander", "--home", str(home), "live",
+               "--listen", f"rtmp://127.0.0.1:{self.port}/live", "--key", key,
+               "--stats-json", str(self.stats), *[a for url in to for a in ("--to", url)], *extra]
+        self._err = open(self.stderr_path, "w")
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self._err)
+        self.ingest_url = f"rtmp://127.0.0.1:{self.port}/live"
+        self._wait_listening()
+
+    def _wait_listening(self) -> None:
+        import socket
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"bystander live exited: {self.stderr()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("bystander live did not start listening")
+
+    def status(self) -> list[dict]:
+        if not self.stats.exists():
+            return []
+        return [json.loads(line) for line in self.stats.read_text().splitlines() if line.strip()]
+
+    def wait_for(self, predicate, timeout: float) -> dict | None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            s = self.status()
+            if s and predicate(s[-1]):
+                return s[-1]
+            time.sleep(0.25)
+        return None
+
+    def stderr(self) -> str:
+        if not self._err.closed:
+            self._err.flush()
+        return self.stderr_path.read_text()
+
+    def stop(self, timeout: float = 30) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self._err.close()
+
+    def wait(self, timeout: float) -> int:
+        rc = self.proc.wait(timeout)
+        self._err.close()
+        return rc
+
+
+def video_times(path: Path) -> list[float]:
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        return sorted(float(p.pts * v.time_base) for p in c.demux(v) if p.pts is not None)
+
+
+def small_grey(img: np.ndarray) -> np.ndarray:
+    return cv2.resize(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), (64, 36), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def decode_audio(path: Path, rate: int = 8000, start: float = 0.0) -> tuple[np.ndarray, float]:
+    """Mono float audio at ``rate`` and the time of its first sample (container seconds)."""
+    with av.open(str(path)) as c:
+        res = av.AudioResampler(format="flt", layout="mono", rate=rate)
+        first, parts = None, []
+        for f in c.decode(audio=0):
+            for r in res.resample(f):
+                if first is None and r.pts is not None:
+                    first = float(r.pts * r.time_base)
+                parts.append(r.to_ndarray().reshape(-1))
+    return (np.concatenate(parts) if parts else np.zeros(0, np.float32)), (first or 0.0)
+
+
+def circular(x: float, period: float) -> float:
+    """``x`` folded into (-period/2, period/2]."""
+    return (x + period / 2) % period - period / 2
+

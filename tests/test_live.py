@@ -1,0 +1,173 @@
+"""Live mode against real components on 127.0.0.1: nginx-rtmp as ingest front and as the YouTube
+stand-in, ffmpeg publishing in real time, PyAV playing the destination."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from conftest import FR, measure, run_cli, score
+from live_harness import (FRAME, Bystander, Destination, Player, build_looped_input, circular, decode_audio,
+                          publish, small_grey, video_times)
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("ffmpeg") is None or not Path("/usr/lib/nginx/modules/ngx_rtmp_module.so").exists(),
+    reason="live tests need ffmpeg, nginx and libnginx-mod-rtmp (Debian packages; make test installs them)")
+
+HAMILTON = FR / "short_hamilton_clip.mp4"
+KEY = "ingest-key-7f3a9c"
+DEST_KEY = "youtube-key-b81e2d"
+LOOPS = 4
+
+
+@pytest.fixture(scope="module")
+def looped(media, tmp_path_factory):
+    out = tmp_path_factory.mktemp("looped") / "hamilton_looped.flv"
+    loop_s = build_looped_input(HAMILTON, out, LOOPS)
+    return out, loop_s
+
+
+@pytest.fixture(scope="module")
+def lin_home(tmp_path_factory):
+    home = tmp_path_factory.mktemp("home")
+    run_cli("faces", "add", "lin", FR / "lin-manuel-miranda.png", home=home, check=True)
+    return home
+
+
+@pytest.fixture(scope="module")
+def main_run(looped, lin_home, tmp_path_factory):
+    """The whole looped clip (~37 s) published to bystander, relayed to one destination."""
+    src, loop_s = looped
+    tmp = tmp_path_factory.mktemp("main")
+    with Destination(tmp / "rec") as dst:
+        url = dst.url("app", DEST_KEY)
+        by = Bystander(tmp, lin_home, KEY, [url], "--grace", "3")
+        player = Player(url).start()
+        started = time.monotonic()
+        pub = publish(src, f"{by.ingest_url}/{KEY}")
+        assert pub.wait(120) == 0, pub.stderr.read()
+        pushed_s = time.monotonic() - started
+        rc = by.wait(60)
+        player.join()
+        recordings = dst.recordings()
+    return {"rc": rc, "stderr": by.stderr(), "status": by.status(), "recordings": recordings,
+            "player": player, "pushed_s": pushed_s, "loop_s": loop_s, "src": src, "tmp": tmp}
+
+
+def test_output_is_steady_at_the_input_rate_and_plays_in_real_time(main_run):
+    assert main_run["rc"] == 0, main_run["stderr"]
+    assert len(main_run["recordings"]) == 1
+    times = video_times(main_run["recordings"][0])
+    fps = (len(times) - 1) / (times[-1] - times[0])
+    measure(f"live: {len(times)} frames recorded at the destination, {fps:.3f} fps (input 29.970)")
+    assert abs(fps - 30000 / 1001) <= 0.1
+    # Startup costs at most one 2 s keyframe interval and the player's probe; nothing else is lost.
+    duration = times[-1] - times[0]
+    assert main_run["pushed_s"] - 4.0 <= duration <= main_run["pushed_s"] + 0.5
+    gaps = np.diff(times)
+    assert gaps.max() < 0.1, f"a {gaps.max():.3f} s hole in the output timeline"
+
+    arrivals = np.array(main_run["player"].arrivals)
+    assert len(arrivals) > 600
+    slope = np.polyfit(arrivals[:, 0], arrivals[:, 1], 1)[0]
+    measure(f"live: destination timestamps advance {slope:.4f} s per wall-clock second")
+    assert 0.98 <= slope <= 1.02  # no speed-up, no slow-down
+    final = main_run["status"][-1]
+    assert final["frames"] >= len(times)
+    measure(f"live: added latency p50 {final['latency_ms_p50']} ms, p95 {final['latency_ms_p95']} ms; "
+            f"{final['coast']} frames tracked without detection, {final['blank']} redacted whole")
+
+
+def _video_offset(recording: Path, src: Path, loop_s: float) -> float:
+    """Seconds to add to a recording timestamp to get the looped input's (mod one loop), by matching
+    recorded frames against the clip's frames."""
+    with av.open(str(HAMILTON)) as c:
+        clip = np.stack([small_grey(f.to_ndarray(format="bgr24")) for f in c.decode(video=0)])
+    offsets = []
+    with av.open(str(recording)) as c:
+        for k, f in enumerate(c.decode(video=0)):
+            if k % 15 or k < 30:
+                continue
+            err = np.abs(clip - small_grey(f.to_ndarray(format="bgr24"))).mean(axis=(1, 2))
+            j = int(err.argmin())
+            offsets.append(circular(j * float(FRAME) - float(f.pts * f.time_base), loop_s))
+            if len(offsets) >= 40:
+                break
+    offsets = np.array(offsets)
+    ref = offsets[0]
+    return float(ref + np.median([circular(o - ref, loop_s) for o in offsets]))
+
+
+def _audio_offset(recording: Path, src: Path, loop_s: float) -> float:
+    """The same for audio, by cross-correlating 4 s of recorded audio with the input's."""
+    rate = 8000
+    ref, ref_start = decode_audio(src, rate)
+    one_loop = ref[: int(round(loop_s * rate))]
+    rec, rec_start = decode_audio(recording, rate)
+    at = 5 * rate
+    window = rec[at: at + 4 * rate]
+    hay = np.concatenate([one_loop, one_loop])
+    n = len(hay) + len(window)
+    corr = np.fft.irfft(np.fft.rfft(hay, n) * np.conj(np.fft.rfft(window, n)), n)[: len(one_loop)]
+    lag = int(corr.argmax())
+    return circular(lag / rate + ref_start - (rec_start + at / rate), loop_s)
+
+
+def test_audio_is_present_and_in_sync_with_video(main_run):
+    rec, src, loop_s = main_run["recordings"][0], main_run["src"], main_run["loop_s"]
+    with av.open(str(rec)) as c:
+        assert c.streams.audio and c.streams.audio[0].codec_context.name == "aac"
+    def drift(path: Path) -> float:
+        return circular(_audio_offset(path, src, loop_s) - _video_offset(path, src, loop_s), loop_s)
+
+    sent, received = drift(src), drift(rec)
+    measure(f"live: audio/video offset {sent * 1000:+.0f} ms as published, {received * 1000:+.0f} ms at the "
+            f"destination (limit 40 ms apart)")
+    assert abs(received - sent) <= 0.040
+
+
+def test_audience_redacted_in_every_frame_and_performer_visible(main_run):
+    """One whole loop of the recording, put back frame for frame on the clip's timeline, judged by
+    the shared scorer against the clip's ground truth."""
+    rec, src, loop_s = main_run["recordings"][0], main_run["src"], main_run["loop_s"]
+    offset = _video_offset(rec, src, loop_s)
+    n_clip = int(round(loop_s / float(FRAME)))
+    by_loop: dict[int, dict[int, np.ndarray]] = {}
+    with av.open(str(rec)) as c:
+        for f in c.decode(video=0):
+            t = float(f.pts * f.time_base) + offset
+            loop, j = divmod(int(round(t / float(FRAME))), n_clip)
+            by_loop.setdefault(loop, {})[j] = f.to_ndarray(format="bgr24")
+    complete = [frames for frames in by_loop.values() if len(frames) == n_clip]
+    assert complete, "no whole loop of the clip in the recording"
+    aligned = main_run["tmp"] / "aligned.mp4"
+    with av.open(str(HAMILTON)) as c:
+        clip_pts = [(f.pts, f.time_base) for f in c.decode(video=0)]
+    with av.open(str(aligned), "w") as o:
+        s = o.add_stream("libx264", rate=Fraction(30000, 1001))
+        s.width, s.height, s.pix_fmt, s.options = 640, 360, "yuv420p", {"crf": "10", "preset": "veryfast"}
+        s.time_base = clip_pts[0][1]
+        for j in range(n_clip):
+            f = av.VideoFrame.from_ndarray(complete[0][j], format="bgr24")
+            f.pts, f.time_base = clip_pts[j]
+            o.mux(s.encode(f))
+        o.mux(s.encode(None))
+    result = score(HAMILTON, aligned)
+    measure(f"live: scorer on one recorded loop: {result['summary']}")
+    summary = result["summary"]
+    assert "bystander_leak=0.0000" in summary, summary
+    assert "longest_bystander_run=0" in summary, summary
+    visible = float(summary.split("registered_visible=")[1].split("(")[0])
+    assert visible >= 0.5, summary
+
+
+def test_stream_keys_never_reach_logs_or_status(main_run):
+    text = main_run["stderr"] + "".join(str(s) for s in main_run["status"])
+    assert KEY not in text and DEST_KEY not in text
+    assert "****" in str(main_run["status"][-1]["destinations"])
