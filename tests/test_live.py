@@ -4,6 +4,7 @@ stand-in, ffmpeg publishing in real time, PyAV playing the destination."""
 from __future__ import annotations
 
 import shutil
+import subprocess
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -15,6 +16,8 @@ import pytest
 from conftest import FR, measure, run_cli, score
 from live_harness import (FRAME, Bystander, Destination, Player, build_looped_input, circular, decode_audio,
                           publish, small_grey, video_times)
+
+from bystander.live.nginx import free_port
 
 pytestmark = pytest.mark.skipif(
     shutil.which("ffmpeg") is None or not Path("/usr/lib/nginx/modules/ngx_rtmp_module.so").exists(),
@@ -171,3 +174,88 @@ def test_stream_keys_never_reach_logs_or_status(main_run):
     text = main_run["stderr"] + "".join(str(s) for s in main_run["status"])
     assert KEY not in text and DEST_KEY not in text
     assert "****" in str(main_run["status"][-1]["destinations"])
+
+
+def _decodes_cleanly(path: Path) -> bool:
+    proc = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-f", "null", "-"],
+                          capture_output=True, text=True)
+    return proc.returncode == 0 and not proc.stderr.strip()
+
+
+def test_wrong_key_is_refused_and_not_logged(looped, lin_home, tmp_path):
+    with Destination(tmp_path / "rec") as dst:
+        by = Bystander(tmp_path, lin_home, KEY, [dst.url("app", DEST_KEY)], "--wait", "8")
+        pub = publish(looped[0], f"{by.ingest_url}/not-the-key-{KEY[::-1]}", seconds=5)
+        assert pub.wait(30) != 0  # the publisher is turned away
+        rc = by.wait(40)
+        recordings = dst.recordings()
+    err = by.stderr()
+    assert rc == 1  # nobody with the right key came within --wait
+    assert "wrong stream key" in err
+    assert KEY[::-1] not in err and KEY not in err
+    assert not recordings or not video_times(recordings[0])
+
+
+def test_destination_down_at_start_is_retried_until_it_comes_up(looped, lin_home, tmp_path):
+    port = free_port()
+    url = f"rtmp://127.0.0.1:{port}/app/{DEST_KEY}"
+    by = Bystander(tmp_path, lin_home, KEY, [url], "--grace", "2")
+    pub = publish(looped[0], f"{by.ingest_url}/{KEY}", seconds=16)
+    down = by.wait_for(lambda s: s["frames"] > 0 and s["destinations"][0]["state"] == "retrying", 20)
+    assert down is not None, by.stderr()
+    assert "****" in down["destinations"][0]["destination"]  # the streamer sees which one, key masked
+    time.sleep(2)
+    with Destination(tmp_path / "rec", port=port) as dst:
+        assert pub.wait(60) == 0
+        assert by.wait(60) == 0
+        recordings = dst.recordings()
+    assert len(recordings) == 1
+    times = video_times(recordings[0])
+    measure(f"live: destination up after {down['uptime_s']:.0f}+2 s received {times[-1] - times[0]:.1f} s")
+    assert times[-1] - times[0] >= 3.0
+    assert _decodes_cleanly(recordings[0])
+    assert DEST_KEY not in by.stderr()
+
+
+def test_a_destination_killed_mid_stream_does_not_stop_the_other(looped, lin_home, tmp_path):
+    with Destination(tmp_path / "rec1") as first, Destination(tmp_path / "rec2") as second:
+        urls = [first.url("app", "first-key"), second.url("app", "second-key")]
+        by = Bystander(tmp_path, lin_home, KEY, urls, "--grace", "2")
+        player = Player(urls[0]).start()
+        pub = publish(looped[0], f"{by.ingest_url}/{KEY}", seconds=16)
+        live = by.wait_for(lambda s: [d["state"] for d in s["destinations"]] == ["live", "live"], 20)
+        assert live is not None, by.stderr()
+        time.sleep(2)
+        second.proc.kill()
+        killed_at = time.monotonic()
+        after = by.wait_for(lambda s: s["destinations"][1]["state"] in ("retrying", "connecting"), 15)
+        assert after is not None and after["destinations"][0]["state"] == "live"
+        assert pub.wait(60) == 0
+        assert by.wait(60) == 0
+        player.join()
+        recordings = first.recordings()
+    times = video_times(recordings[0])
+    assert max(np.diff(times)) < 0.1
+    late = [t for t, _ in player.arrivals if t > killed_at]
+    assert late and late[-1] - killed_at > 5  # the first kept receiving for the rest of the stream
+    assert max(np.diff([killed_at, *late])) < 1.0
+    assert _decodes_cleanly(recordings[0])
+
+
+def test_publisher_reconnecting_within_grace_continues_the_same_stream(looped, lin_home, tmp_path):
+    with Destination(tmp_path / "rec") as dst:
+        by = Bystander(tmp_path, lin_home, KEY, [dst.url("app", DEST_KEY)], "--grace", "5")
+        started = time.monotonic()
+        assert publish(looped[0], f"{by.ingest_url}/{KEY}", seconds=6).wait(30) == 0
+        time.sleep(2)
+        assert publish(looped[0], f"{by.ingest_url}/{KEY}", seconds=6).wait(30) == 0
+        ended = time.monotonic()
+        assert by.wait(40) == 0  # the publisher stayed away longer than --grace: outputs closed
+        recordings = dst.recordings()
+    assert len(recordings) == 1  # one outgoing stream throughout
+    times = np.array(video_times(recordings[0]))
+    gap = np.diff(times).max()
+    # The pause is kept as real time: the destination neither jumps ahead nor plays it fast.
+    assert 1.5 <= gap <= 5.0
+    assert abs((times[-1] - times[0]) - (ended - started)) < 4.0
+    assert _decodes_cleanly(recordings[0])

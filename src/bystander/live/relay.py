@@ -73,6 +73,10 @@ class Relay:
         self._ready = threading.Event()  # encoder and audio templates exist
         self.destinations: list[Destination] = []
         self._error: BaseException | None = None
+        self._last_ts: int | None = None  # latest outgoing timestamp (ms), audio or video
+        self._last_video: int | None = None
+        self._last_audio: int | None = None
+        self._last_arrival = 0.0
 
     def stop(self) -> None:
         self._stopping.set()
@@ -113,24 +117,14 @@ class Relay:
 
     def _read_sessions(self) -> None:
         wait = self.options.first_wait
-        next_start = 0  # ms on the outgoing timeline where the next session begins
-        ended_at = None
         while not self._stopping.is_set():
-            self.stats.ingest = "waiting"
+            self.stats.ingest = "waiting" if self._last_ts is None else "reconnecting"
             if not self._wait_publisher(wait):
                 return
-            if ended_at is not None:  # a resumed session: keep the real-time gap
-                next_start += int((time.monotonic() - ended_at) * 1000)
             self.stats.ingest = "live"
-            last = self._pull(next_start)
-            if last is not None:
-                next_start = last + 1
-                ended_at = time.monotonic()
-            self.stats.ingest = "reconnecting"
+            self._pull()
             log.info("ingest ended; waiting %.0f s for the publisher to return", self.options.grace)
             wait = self.options.grace
-            if ended_at is None:
-                ended_at = time.monotonic()
 
     def _wait_publisher(self, timeout: float | None) -> bool:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -142,19 +136,18 @@ class Relay:
                 return True
         return False
 
-    def _pull(self, start: int) -> int | None:
-        """Relay one publishing session; returns its last outgoing timestamp (ms), if any."""
+    def _pull(self) -> None:
+        """Relay one publishing session onto the outgoing timeline."""
         try:
             container = av.open(self.ingest.pull_url, options=_PULL_OPTIONS, timeout=(10.0, 3.0))
         except av.error.FFmpegError as exc:
             log.warning("ingest: could not play the published stream (%s)", exc.strerror or "error")
             time.sleep(0.5)
-            return None
-        last = None
+            return
         with container:
             if not container.streams.video:
                 log.warning("ingest: the published stream has no video")
-                return None
+                return
             video = container.streams.video[0]
             video.thread_type = "SLICE"
             audio = container.streams.audio[0] if container.streams.audio else None
@@ -170,14 +163,18 @@ class Relay:
                     if packet.dts is None:
                         continue
                     arrival = time.monotonic()
-                    if base is None:
-                        base = _ms(packet.dts, packet.time_base) - start
+                    dts = _ms(packet.dts, packet.time_base)
+                    if base is None or self._discontinuous(dts - base, packet.stream is video, arrival):
+                        # A new publishing session, or the same connection now fed by a publisher
+                        # that reconnected: its clock starts over.
+                        base = dts - self._session_start(arrival)
                     if packet.stream is video:
                         for frame in packet.decode():
                             pts = _ms(frame.pts if frame.pts is not None else packet.dts, packet.time_base) - base
-                            if last is not None and pts <= last:
-                                pts = last + 1
-                            last = pts
+                            if self._last_video is not None and pts <= self._last_video:
+                                pts = self._last_video + 1
+                            self._last_video = pts
+                            self._outgoing(pts, arrival)
                             self.stats.frames_in.tick(arrival)
                             self._frames.put(_Frame(frame.to_ndarray(format="bgr24"), pts, arrival))
                     else:
@@ -186,12 +183,33 @@ class Relay:
                             if dts is None:
                                 continue
                             pts = p.pts if p.pts is not None else dts
-                            self._fan_out(Chunk("audio", bytes(p), _ms(pts, p.time_base) - base,
-                                                _ms(dts, p.time_base) - base, True))
+                            out_dts = _ms(dts, p.time_base) - base
+                            if self._last_audio is not None and out_dts <= self._last_audio:
+                                continue  # overlaps the previous session's audio
+                            self._last_audio = out_dts
+                            self._outgoing(out_dts, arrival)
+                            self._fan_out(Chunk("audio", bytes(p), _ms(pts, p.time_base) - base, out_dts, True))
             except av.error.FFmpegError as exc:
                 if self.ingest.publishing:
                     log.warning("ingest: read failed (%s)", exc.strerror or "error")
-        return last
+
+    def _discontinuous(self, ts: int, is_video: bool, arrival: float) -> bool:
+        """Whether the publisher's clock jumped: backwards, or far ahead of the time that passed."""
+        last = self._last_video if is_video else self._last_audio
+        if last is None:
+            return False
+        return ts < last - 500 or ts - self._last_ts > (arrival - self._last_arrival) * 1000 + 3000
+
+    def _outgoing(self, ts: int, arrival: float) -> None:
+        self._last_ts = ts if self._last_ts is None else max(self._last_ts, ts)
+        self._last_arrival = arrival
+
+    def _session_start(self, arrival: float) -> int:
+        """Where a publishing session starts on the outgoing timeline: 0 for the first; for a
+        publisher that came back, after the last timestamp sent plus the real time it was away."""
+        if self._last_ts is None:
+            return 0
+        return self._last_ts + max(1, int((arrival - self._last_arrival) * 1000))
 
     # Engine ------------------------------------------------------------------------------------
     def _analyse(self) -> None:
