@@ -1,0 +1,97 @@
+"""Live mode's pure parts: the frame scheduler, coasting between detections, key masking, bitrates."""
+
+import numpy as np
+
+from bystander.engine import Engine
+from bystander.engine.face import Face
+from bystander.live.encode import youtube_bitrate
+from bystander.live.schedule import Action, Budget, Scheduler
+from bystander.live.secret import mask, mask_url
+
+
+class Scripted:
+    """A detector that returns the faces it is given, one list per call."""
+
+    def __init__(self, script):
+        self.script = list(script)
+
+    def detect(self, frame):
+        return self.script.pop(0)
+
+
+def face(x1, y1, x2, y2):
+    return Face((x1, y1, x2, y2), 0.9, np.zeros((5, 2), np.float32))
+
+
+def test_coasting_redacts_where_a_moving_face_will_be():
+    engine = Engine(detector=Scripted([[face(10, 10, 50, 60)], [face(20, 10, 60, 60)]]))
+    stream = engine.stream()
+    frame = np.zeros((120, 200, 3), np.uint8)
+    stream.analyse(frame)
+    stream.analyse(frame)
+    (d,) = stream.coast()
+    x1, y1, x2, y2 = d.face.box
+    assert d.redact and not d.guessed and d.reason == "predicted"
+    assert x1 <= 30 and x2 >= 70 and y1 <= 10 and y2 >= 60  # the face moved on to (30, 10, 70, 60)
+    assert stream.frame_index == 2
+
+
+def test_scheduler_detects_every_frame_when_detection_is_cheap():
+    s = Scheduler(Budget(interval=1 / 30))
+    actions = []
+    for _ in range(6):
+        a = s.choose(lag=0.005, backlog=0)
+        actions.append(a)
+        s.detected(0.010)
+    assert actions == [Action.DETECT] * 6
+
+
+def test_scheduler_strides_when_detection_costs_more_than_a_frame():
+    s = Scheduler(Budget(interval=1 / 30))
+    actions = []
+    for _ in range(8):
+        a = s.choose(lag=0.005, backlog=0)
+        if a is Action.DETECT:
+            s.detected(0.050)
+        actions.append(a)
+    assert actions[2:] == [Action.DETECT, Action.COAST] * 3
+
+
+def test_scheduler_never_coasts_too_long_and_blanks_late_frames():
+    s = Scheduler(Budget(interval=1 / 30, max_delay=0.25, max_stride=3))
+    assert s.choose(0.0, backlog=0) is Action.DETECT
+    # Behind: coast, but at most max_stride - 1 frames in a row.
+    assert [s.choose(0.05, backlog=5) for _ in range(3)] == [Action.COAST, Action.COAST, Action.DETECT]
+    assert s.choose(0.30, backlog=5) is Action.BLANK
+    assert s.choose(0.01, backlog=0) is Action.DETECT  # tracks are stale after a blanked frame
+
+
+def test_stream_keys_are_masked():
+    assert mask_url("rtmp://a.rtmp.youtube.com/live2/abcd-1234") == "rtmp://a.rtmp.youtube.com/live2/****"
+    assert mask_url("rtmps://user:pw@host/app/key?token=x") == "rtmps://host/app/****?****"
+    text = "failed rtmp://h:1935/app/KEY1 with key KEY2"
+    assert mask(text, ["KEY2"]) == "failed rtmp://h:1935/app/**** with key ****"
+
+
+def test_bitrate_follows_youtube_recommendations():
+    assert youtube_bitrate(1280, 720, 30) == 4000
+    assert youtube_bitrate(1920, 1080, 30) == 6000
+    assert youtube_bitrate(1920, 1080, 60) == 9000
+    assert youtube_bitrate(640, 360, 29.97) == 1000
+    assert youtube_bitrate(720, 1280, 30) == 4000  # portrait phone streams
+
+
+def test_live_command_rejects_bad_arguments_with_one_line(home):
+    from conftest import run_cli
+
+    cases = [
+        (["live", "--to", "rtmp://127.0.0.1/app/x"], "stream key"),
+        (["live", "--key", "k"], "nowhere to send"),
+        (["live", "--key", "k", "--to", "rtmp://h/app/x", "--listen", "http://0.0.0.0:1935/live"], "--listen"),
+        (["live", "--key", "k", "--to", "http://h/app/secret-dest-key"], "rtmp://"),
+    ]
+    for args, message in cases:
+        proc = run_cli(*args, home=home, env={"BYSTANDER_STREAM_KEY": ""})
+        assert proc.returncode == 2, proc.stderr
+        assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+        assert "secret-dest-key" not in proc.stderr
