@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: setup run test system-deps bench bench-video clean
+.PHONY: setup run test system-deps bench bench-video bench-live clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,9 @@ bench: setup
 
 bench-video: setup .venv-bench/bin/deface
 	$(BIN)/python benchmarks/video.py
+
+bench-live: setup system-deps
+	$(BIN)/python benchmarks/live.py
 
 clean:
 	rm -rf $(VENV) .venv-bench build *.egg-info src/*.egg-info

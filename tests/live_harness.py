@@ -21,22 +21,26 @@ import numpy as np
 from bystander.live.nginx import Application, NginxRtmp, free_port
 
 FRAME = Fraction(1001, 30000)
-CLIP_VIDEO_START = 0.852019  # the clip's first video frame; its audio starts at 0
 
 
-def build_looped_input(clip: Path, out: Path, loops: int) -> float:
+def build_looped_input(clip: Path, out: Path, loops: int, size: tuple[int, int] | None = None) -> float:
     """``clip`` looped ``loops`` times without gaps, as OBS would send it: H.264 at 29.97 fps with a
-    keyframe every 2 s, AAC audio. Audio is cut to the video's span so every loop lines up.
-    Returns one loop's duration in seconds."""
+    keyframe every 2 s, no B-frames, AAC audio; scaled to ``size`` (w, h) if given. Audio is cut to
+    the video's span so every loop lines up. Returns one loop's duration in seconds."""
     with av.open(str(clip)) as c:
-        images = [f.to_ndarray(format="bgr24") for f in c.decode(video=0)]
+        decoded = list(c.decode(video=0))
+        video_start = float(decoded[0].time or 0.0)
+        images = [f.to_ndarray(format="bgr24") for f in decoded]
+        del decoded
+    if size is not None:
+        images = [cv2.resize(img, size, interpolation=cv2.INTER_CUBIC) for img in images]
     with av.open(str(clip)) as c:
         rate = c.streams.audio[0].codec_context.sample_rate
         res = av.AudioResampler(format="s16", layout="stereo", rate=rate)
         chunks = [r.to_ndarray() for f in c.decode(audio=0) for r in res.resample(f)]
     pcm = np.concatenate(chunks, axis=1)  # 1 x (samples*2) interleaved s16
     loop_s = float(len(images) * FRAME)
-    start = int(round(CLIP_VIDEO_START * rate))
+    start = int(round(video_start * rate))
     need = int(round(loop_s * rate))
     stereo = pcm.reshape(-1, 2)[start:start + need]
     stereo = np.pad(stereo, ((0, need - len(stereo)), (0, 0)))

@@ -40,6 +40,9 @@ def add_parser(sub) -> None:
                    help="give up if no publisher arrives within this time (default: wait forever)")
     p.add_argument("--detect-every", type=int, choices=(1, 2, 3), metavar="N",
                    help="run the detector on every Nth frame, tracking in between (default: adapt to the machine)")
+    p.add_argument("--analysis-size", type=int, default=1280, metavar="PIXELS",
+                   help="longest side the detector sees; larger finds smaller faces in big frames but costs "
+                        "more (default %(default)s)")
     p.add_argument("--stats-json", metavar="FILE", help="append a JSON status line every second to FILE ('-': stdout)")
     p.add_argument("--style", choices=["blur", "pixelate", "solid"], default="blur")
     p.add_argument("--everyone", action="store_true", help="ignore the registry: redact every face")
@@ -63,7 +66,7 @@ def run(args) -> int:
     logging.basicConfig(level=logging.WARNING, format="bystander: %(message)s", stream=sys.stderr)
     for h in logging.getLogger().handlers:
         h.addFilter(_Masking(secrets))
-    engine = build_engine(args)
+    engine = build_engine(args, analysis_size=args.analysis_size)
     stats_out = _open_stats(args.stats_json)
     interactive = not args.quiet and sys.stderr.isatty()
 

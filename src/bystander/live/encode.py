@@ -33,10 +33,12 @@ class LiveEncoder:
     a keyframe every ``keyframe_seconds`` and capped bitrate, as YouTube asks."""
 
     def __init__(self, width: int, height: int, rate: Fraction, kbps: int | None = None,
-                 keyframe_seconds: float = 2.0, preset: str = "veryfast"):
+                 keyframe_seconds: float = 2.0, preset: str | None = None):
         self.width, self.height = width - width % 2, height - height % 2
         self.rate = rate
         self.kbps = kbps or youtube_bitrate(self.width, self.height, float(rate))
+        # Above 720p, veryfast alone would take most of a core at 30 fps on a small machine.
+        preset = preset or ("veryfast" if self.width * self.height <= 1280 * 720 else "ultrafast")
         self._null = av.open("/dev/null", "w", format="null")
         self.stream = self._null.add_stream("libx264", rate=rate)
         ctx = self.stream.codec_context

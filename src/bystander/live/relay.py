@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 import av
+import cv2
 import numpy as np
 
 from ..engine import Engine, redact_frame
@@ -65,7 +66,7 @@ class Relay:
         self.options = options
         self.stats = LiveStats()
         self.on_status = on_status
-        self._frames: queue.Queue = queue.Queue(maxsize=90)
+        self._frames: queue.Queue = queue.Queue(maxsize=30)
         self._encode: queue.Queue = queue.Queue(maxsize=8)
         self._stopping = threading.Event()
         self._encoder: LiveEncoder | None = None
@@ -216,18 +217,26 @@ class Relay:
         scheduler = Scheduler(self.budget, self.options.stride)
         stream = self.engine.stream()
         style = self.engine.config.style
+        last_detected = None
         while True:
             item = self._frames.get()
             if item is None:
                 self._encode.put(None)
                 return
-            action = scheduler.choose(time.monotonic() - item.arrival, self._frames.qsize())
             image = item.image
+            lag = time.monotonic() - item.arrival
+            action = scheduler.choose(lag, self._frames.qsize())
+            thumb = _thumbnail(image)
+            if action is Action.COAST and _cut(thumb, last_detected):
+                # A new shot: tracks say nothing about who is in it now.
+                action = Action.DETECT if lag < self.budget.max_delay / 2 else Action.BLANK
+                scheduler.blanked()
             try:
                 if action is Action.DETECT:
                     t0 = time.perf_counter()
                     decisions = stream.analyse(image)
                     scheduler.detected(time.perf_counter() - t0)
+                    last_detected = thumb
                 elif action is Action.COAST:
                     decisions = stream.coast()
                 if action is Action.BLANK:
@@ -312,3 +321,14 @@ class Relay:
 
 def _ms(ts: int, time_base: Fraction) -> int:
     return int(round(ts * time_base * 1000))
+
+
+def _thumbnail(image: np.ndarray) -> np.ndarray:
+    h, w = image.shape[:2]
+    step = max(1, min(h, w) // 72)
+    return cv2.resize(image[::step, ::step], (64, 36), interpolation=cv2.INTER_AREA).astype(np.int16)
+
+
+def _cut(thumb: np.ndarray, reference: np.ndarray | None) -> bool:
+    """Whether the picture changed too much since the last detection to trust the tracks (a cut)."""
+    return reference is None or float(np.abs(thumb - reference).mean()) > 25.0

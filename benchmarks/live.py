@@ -1,0 +1,147 @@
+"""Sustained live relays at 720p30 and 1080p30 through real nginx-rtmp and ffmpeg publishers.
+
+    make bench-live      (or: .venv/bin/python benchmarks/live.py [--seconds 120])
+
+Each run publishes a real clip, scaled up and looped to --seconds, in real time (ffmpeg -re) to
+``bystander live``, which relays to a local nginx-rtmp that records. Printed per run: output fps
+and its steadiness (from the recording's timestamps), added latency p50/p95 (bystander's own
+measure: a frame's arrival at the ingest to its hand-off to the destination socket), CPU share of
+all cores for the bystander process while streaming, frames tracked without detection and frames
+redacted whole. At 1080p (the pedestrian clip, faces 20-100 px), every face of 20 px or more that the
+detector finds offline at full resolution in the input is looked for in the recorded output:
+``faces left sharp`` must be 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from live_harness import (FRAME, Bystander, Destination, build_looped_input, circular, publish,  # noqa: E402
+                          small_grey, video_times)
+
+MEDIA = ROOT.parent / "shared" / "media"
+RUNS = [
+    ("720p30", MEDIA / "face_recognition" / "short_hamilton_clip.mp4", (1280, 720), True),
+    ("1080p30", MEDIA / "facenet_pytorch" / "video.mp4", (1920, 1080), False),
+]
+KEY = "bench-key"
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def sharp_faces(clip: Path, size, recording: Path, loop_s: float) -> tuple[int, int]:
+    """(face-frames of 20 px or more in the input, how many the output left sharp)."""
+    from bystander.engine import Engine, EngineConfig
+
+    detector = Engine(config=EngineConfig(analysis_size=max(size))).detector
+    with av.open(str(clip)) as c:
+        src = [cv2.resize(f.to_ndarray(format="bgr24"), size, interpolation=cv2.INTER_CUBIC)
+               for f in c.decode(video=0)]
+    small = np.stack([small_grey(img) for img in src])
+    out = []
+    with av.open(str(recording)) as c:
+        for f in c.decode(video=0):
+            out.append((float(f.pts * f.time_base), f.to_ndarray(format="bgr24")))
+    offsets = []
+    for t, img in out[30:30 + 40 * 7:7]:
+        j = int(np.abs(small - small_grey(img)).mean(axis=(1, 2)).argmin())
+        offsets.append(circular(j * float(FRAME) - t, loop_s))
+    ref = offsets[0]
+    offset = ref + float(np.median([circular(o - ref, loop_s) for o in offsets]))
+    faces = {j: [f for f in detector.detect(img) if f.height >= 20] for j, img in enumerate(src)}
+    checked = visible = 0
+    for t, img in out:
+        j = int(round((t + offset) / float(FRAME))) % len(src)
+        for f in faces[j]:
+            checked += 1
+            visible += _sharpness(img, f.box) > 0.3 * _sharpness(src[j], f.box)
+    return checked, visible
+
+
+def _sharpness(img, box) -> float:
+    x1, y1, x2, y2 = (int(round(v)) for v in box)
+    roi = cv2.cvtColor(img[max(0, y1):y2, max(0, x1):x2], cv2.COLOR_BGR2GRAY)
+    return float(cv2.Laplacian(roi, cv2.CV_64F).var()) if roi.size else 0.0
+
+
+def run(name, clip, size, register, seconds, tmp: Path, extra_args=()) -> dict:
+    from conftest import run_cli
+
+    work = tmp / name
+    work.mkdir()
+    home = work / "home"
+    home.mkdir()
+    extra = ["--grace", "2", *extra_args]
+    if register:
+        run_cli("faces", "add", "lin", MEDIA / "face_recognition" / "lin-manuel-miranda.png", home=home, check=True)
+    else:
+        extra.append("--everyone")
+    src = work / "input.flv"
+    one = build_looped_input(clip, src, 1, size)
+    loop_s = build_looped_input(clip, src, math.ceil(seconds / one), size)
+    with Destination(work / "rec") as dst:
+        by = Bystander(work, home, KEY, [dst.url("app", "dest")], *extra)
+        pub = publish(src, f"{by.ingest_url}/{KEY}")
+        if by.wait_for(lambda s: s["frames"] > 30, 60) is None:
+            raise RuntimeError(by.stderr())
+        cpu0, t0 = cpu_seconds(by.proc.pid), time.monotonic()
+        pub.wait()
+        cpu1, t1 = cpu_seconds(by.proc.pid), time.monotonic()
+        by.wait(60)
+        recording = dst.recordings()[0]
+    final = by.status()[-1]
+    times = np.array(video_times(recording))
+    gaps = np.diff(times)
+    row = {
+        "run": name, "seconds": round(times[-1] - times[0], 1),
+        "fps_out": (len(times) - 1) / (times[-1] - times[0]),
+        "worst_gap_ms": gaps.max() * 1000,
+        "p50": final["latency_ms_p50"], "p95": final["latency_ms_p95"],
+        "cpu": (cpu1 - cpu0) / (t1 - t0) / len(os.sched_getaffinity(0)),
+        "frames": final["frames"], "coast": final["coast"], "blank": final["blank"],
+    }
+    if not register:
+        row["faces"], row["sharp"] = sharp_faces(clip, size, recording, loop_s)
+    return row
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=120)
+    ap.add_argument("--only", choices=[r[0] for r in RUNS])
+    ap.add_argument("--analysis-size", type=int, help="passed on to bystander live")
+    a = ap.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bystander-bench-live-") as tmp:
+        for name, clip, size, register in RUNS:
+            if a.only and name != a.only:
+                continue
+            extra = ["--analysis-size", str(a.analysis_size)] if a.analysis_size else []
+            rows.append(run(name, clip, size, register, a.seconds, Path(tmp), extra))
+            print(f"done {name}", file=sys.stderr)
+    print(f"{'run':8} {'length s':>8} {'fps out':>8} {'worst gap ms':>12} {'p50 ms':>7} {'p95 ms':>7} "
+          f"{'CPU (2 cores)':>13} {'frames':>7} {'no-detect':>9} {'whole':>6} {'faces>=20px sharp':>18}")
+    for r in rows:
+        faces = f"{r['sharp']}/{r['faces']}" if "faces" in r else "-"
+        print(f"{r['run']:8} {r['seconds']:8.1f} {r['fps_out']:8.3f} {r['worst_gap_ms']:12.0f} {r['p50']:7.1f} "
+              f"{r['p95']:7.1f} {r['cpu'] * 100:12.0f}% {r['frames']:7d} {r['coast']:9d} {r['blank']:6d} {faces:>18}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
