@@ -4,18 +4,15 @@ import numpy as np
 import pytest
 
 from bystander.engine import Engine, Style, redact_frame, redact_region
-from bystander.engine.face import Face
 from bystander.engine.lookahead import Lookahead
 from bystander.engine.redact import padded_box
 from bystander.engine.track import Tracker
+from conftest import ScriptedDetector
+from conftest import face_at as face
 
 
 def textured(h=240, w=320, seed=0):
     return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
-
-
-def face(x1, y1, x2, y2, score=0.9):
-    return Face((x1, y1, x2, y2), score, np.zeros((5, 2), np.float32))
 
 
 @pytest.mark.parametrize("style", list(Style))
@@ -77,21 +74,11 @@ def test_registered_face_keeps_clear_of_guesses_but_not_of_detected_faces():
     assert np.array_equal(out[60:100, 100:150], img[60:100, 100:150])  # padding spill restored
 
 
-class _Scripted:
-    """A detector that reports given faces per frame: for testing the look-ahead's bookkeeping."""
-
-    def __init__(self, script):
-        self.script = list(script)
-
-    def detect(self, frame):
-        return self.script.pop(0)
-
-
 def test_lookahead_backfills_a_face_before_its_first_detection():
     from bystander.engine.pipeline import EngineConfig
 
     script = [[], [], [], [face(50, 50, 90, 100)], [face(51, 50, 91, 100)]]
-    eng = Engine(config=EngineConfig(everyone=True), detector=_Scripted(script))
+    eng = Engine(config=EngineConfig(everyone=True), detector=ScriptedDetector(script))
     look = Lookahead(eng.stream(), depth=2)
     done = []
     for i in range(5):
@@ -99,3 +86,20 @@ def test_lookahead_backfills_a_face_before_its_first_detection():
     done.extend(look.flush())
     assert [p.payload for p in done] == [0, 1, 2, 3, 4]
     assert [p.backfilled for p in done] == [0, 1, 1, 0, 0]
+
+
+def test_lookahead_covers_a_face_that_appears_on_a_skipped_frame():
+    from bystander.engine.pipeline import EngineConfig
+
+    # Detection on frames 0, 2, 4; the face enters on frame 1 (skipped) and is found on frame 2.
+    script = [[], [face(50, 50, 90, 100)], [face(52, 50, 92, 100)]]
+    eng = Engine(config=EngineConfig(everyone=True), detector=ScriptedDetector(script))
+    look = Lookahead(eng.stream(), depth=4, detect_every=2)
+    done = []
+    for i in range(5):
+        done.extend(look.push(np.zeros((120, 160, 3), np.uint8), i))
+    done.extend(look.flush())
+    assert [p.payload for p in done] == [0, 1, 2, 3, 4]
+    assert done[1].backfilled == 1  # the skipped frame it entered on is covered
+    assert [d.reason for d in done[3].decisions] == ["predicted"]  # carried along its track
+    assert [d.reason for d in done[4].decisions] == ["everyone"]

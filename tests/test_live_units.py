@@ -3,28 +3,15 @@
 import numpy as np
 
 from bystander.engine import Engine
-from bystander.engine.face import Face
 from bystander.live.encode import youtube_bitrate
 from bystander.live.schedule import Action, Budget, Scheduler
 from bystander.live.secret import mask, mask_url
-
-
-class Scripted:
-    """A detector that returns the faces it is given, one list per call."""
-
-    def __init__(self, script):
-        self.script = list(script)
-
-    def detect(self, frame):
-        return self.script.pop(0)
-
-
-def face(x1, y1, x2, y2):
-    return Face((x1, y1, x2, y2), 0.9, np.zeros((5, 2), np.float32))
+from conftest import ScriptedDetector
+from conftest import face_at as face
 
 
 def test_coasting_redacts_where_a_moving_face_will_be():
-    engine = Engine(detector=Scripted([[face(10, 10, 50, 60)], [face(20, 10, 60, 60)]]))
+    engine = Engine(detector=ScriptedDetector([[face(10, 10, 50, 60)], [face(20, 10, 60, 60)]]))
     stream = engine.stream()
     frame = np.zeros((120, 200, 3), np.uint8)
     stream.analyse(frame)

@@ -22,6 +22,9 @@ def add_parser(sub) -> None:
     p.add_argument("-o", "--output", type=Path, required=True)
     p.add_argument("--crf", type=int, default=20, help="x264 quality, lower is better (default %(default)s)")
     p.add_argument("--preset", default="veryfast", help="x264 speed preset (default %(default)s)")
+    p.add_argument("--detect-every", type=int, default=1, choices=(1, 2, 3), metavar="N",
+                   help="run the detector on every Nth frame, tracking in between; faces that appear "
+                        "meanwhile are still covered by the look-ahead (default %(default)s)")
     p.add_argument("--force", action="store_true", help="allow the output to overwrite the input")
     add_redaction_options(p)
     p.set_defaults(func=run)
@@ -44,7 +47,7 @@ def run(args) -> int:
         bar.update(done - bar.n)
 
     try:
-        result = redact_video(engine, src, dst, crf=args.crf, preset=args.preset,
+        result = redact_video(engine, src, dst, crf=args.crf, preset=args.preset, detect_every=args.detect_every,
                               report=Path(args.report) if args.report else None,
                               progress=progress if bar else None)
     finally:

@@ -15,6 +15,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from .cut import is_cut, thumbnail
 from .face import Decision
 from .pipeline import Stream
 from .track import grow
@@ -33,15 +34,31 @@ class Pending:
 
 
 class Lookahead:
-    def __init__(self, stream: Stream, depth: int = 8):
+    def __init__(self, stream: Stream, depth: int = 8, detect_every: int = 1):
         self.stream = stream
         self.depth = depth
+        # Between detections faces are carried along their tracks (``Stream.coast``); a face that
+        # enters meanwhile is backfilled once the next detection finds it, so the skipped frames
+        # are covered as well, as long as ``detect_every`` stays well under ``depth``.
+        self.detect_every = detect_every
+        self._count = 0
+        self._last_detected = None  # thumbnail of the last detected frame, to notice cuts
         self._pending: deque[Pending] = deque()
         self._known: set[int] = set()
 
     def push(self, frame: np.ndarray, payload: Any = None) -> Iterator[Pending]:
         """Analyse ``frame``; yield the frames that are now final, oldest first."""
-        decisions = self.stream.analyse(frame)
+        skip = self._count % self.detect_every != 0
+        self._count += 1
+        thumb = thumbnail(frame) if self.detect_every > 1 else None
+        if skip and is_cut(thumb, self._last_detected):
+            skip = False
+            self._count = 1
+        if skip:
+            decisions = self.stream.coast()
+        else:
+            decisions = self.stream.analyse(frame)
+            self._last_detected = thumb
         item = Pending(frame, payload, decisions)
         for d in decisions:
             if d.track_id is None or d.track_id in self._known:

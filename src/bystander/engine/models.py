@@ -132,6 +132,8 @@ def session(model: ModelFile, threads: int = 1, dynamic_input: bool = False):
     # Run the dequantised float graph: measured ~3x faster than the QDQ int8 kernels here.
     opts.add_session_config_entry("session.disable_quant_qdq", "1")
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Idle worker threads must sleep, not spin: they share two cores with decoding and encoding.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(data, sess_options=opts, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own untyped errors

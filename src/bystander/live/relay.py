@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Callable
 
 import av
-import cv2
 import numpy as np
 
 from ..engine import Engine, redact_frame
+from ..engine.cut import is_cut, thumbnail
 from .destination import Chunk, Destination, Recording
 from .encode import AudioPath, LiveEncoder
 from .ingest import RtmpIngest
@@ -226,8 +226,8 @@ class Relay:
             image = item.image
             lag = time.monotonic() - item.arrival
             action = scheduler.choose(lag, self._frames.qsize())
-            thumb = _thumbnail(image)
-            if action is Action.COAST and _cut(thumb, last_detected):
+            thumb = thumbnail(image)
+            if action is Action.COAST and is_cut(thumb, last_detected):
                 # A new shot: tracks say nothing about who is in it now.
                 action = Action.DETECT if lag < self.budget.max_delay / 2 else Action.BLANK
                 scheduler.blanked()
@@ -322,13 +322,3 @@ class Relay:
 def _ms(ts: int, time_base: Fraction) -> int:
     return int(round(ts * time_base * 1000))
 
-
-def _thumbnail(image: np.ndarray) -> np.ndarray:
-    h, w = image.shape[:2]
-    step = max(1, min(h, w) // 72)
-    return cv2.resize(image[::step, ::step], (64, 36), interpolation=cv2.INTER_AREA).astype(np.int16)
-
-
-def _cut(thumb: np.ndarray, reference: np.ndarray | None) -> bool:
-    """Whether the picture changed too much since the last detection to trust the tracks (a cut)."""
-    return reference is None or float(np.abs(thumb - reference).mean()) > 25.0

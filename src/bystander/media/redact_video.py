@@ -39,7 +39,7 @@ class VideoResult:
 
 
 def redact_video(engine: Engine, src: Path, dst: Path, *, crf: int = 20, preset: str = "veryfast",
-                 lookahead: int = 8, report: Path | None = None,
+                 lookahead: int = 8, detect_every: int = 1, report: Path | None = None,
                  progress: Callable[[int, int | None], None] | None = None) -> VideoResult:
     """Write ``dst`` with every face not confirmed as registered redacted. Atomic: on any failure
     (or Ctrl-C) ``dst`` and ``report`` are left as they were."""
@@ -54,7 +54,7 @@ def redact_video(engine: Engine, src: Path, dst: Path, *, crf: int = 20, preset:
         tmp = stack.enter_context(atomic_output(dst))
         log = _FrameLog(stack.enter_context(atomic_output(Path(report))), src, dst) if report else None
         result.expected_frames = reader.expected_frames
-        look = Lookahead(engine.stream(), depth=lookahead)
+        look = Lookahead(engine.stream(), depth=lookahead, detect_every=detect_every)
         writer: BackgroundWriter | None = None
         early_audio: list[av.Packet] = []  # audio that arrives before the first frame is final
         last_time = 0.0
