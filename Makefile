@@ -15,14 +15,15 @@ setup: $(BIN)/python
 	$(BIN)/pip install -q -e '.[test]'
 
 run: setup
-	$(BIN)/bystander $(if $(ARGS),$(ARGS),faces list)
+	$(BIN)/bystander $(if $(ARGS),$(ARGS),serve)
 
-# The tests need ffmpeg/ffprobe (real codecs beside PyAV's) and nginx with the RTMP module (live
-# mode's ingest, and the stand-in for YouTube); installed only when we may.
-SYSTEM_PACKAGES := ffmpeg nginx-light libnginx-mod-rtmp
+# The tests need ffmpeg/ffprobe (real codecs beside PyAV's), nginx with the RTMP module (live
+# mode's ingest, and the stand-in for YouTube) and Chromium (the web app's end-to-end tests, driven by
+# Playwright; never `playwright install`); installed only when we may.
+SYSTEM_PACKAGES := ffmpeg nginx-light libnginx-mod-rtmp chromium
 system-deps:
 	@if [ "$$(id -u)" = 0 ] && { ! command -v ffprobe >/dev/null || ! command -v nginx >/dev/null \
-			|| [ ! -e /usr/lib/nginx/modules/ngx_rtmp_module.so ]; }; then \
+			|| [ ! -e /usr/lib/nginx/modules/ngx_rtmp_module.so ] || [ ! -x /usr/bin/chromium ]; }; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
 	fi
 

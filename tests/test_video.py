@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import FR, MEDIA, ROOT, SHARED, measure, run_cli, score, sharpness
+from conftest import FR, MEDIA, ROOT, measure, run_cli, score, sharpness
 
 HAMILTON = FR / "short_hamilton_clip.mp4"
 INTEL = MEDIA / "intel_sample_videos"

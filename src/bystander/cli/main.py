@@ -8,7 +8,7 @@ import sys
 from .. import __version__
 from ..engine import ModelError
 from ..errors import BystanderError
-from . import faces, live, photo, video
+from . import faces, live, photo, serve, video
 
 
 def parser() -> argparse.ArgumentParser:
@@ -23,6 +23,7 @@ def parser() -> argparse.ArgumentParser:
     photo.add_parser(sub)
     video.add_parser(sub)
     live.add_parser(sub)
+    serve.add_parser(sub)
     return p
 
 

@@ -6,10 +6,10 @@ import json
 import sys
 from pathlib import Path
 
-from ..engine import Engine
 from ..errors import BystanderError
 from ..media.atomic import atomic_output
-from ..media.image import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, read_photo, write_photo
+from ..media.redact_photo import redact_photo
+from ..media.image import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES
 from .common import add_redaction_options, build_engine, refuse_overwrite, show_progress
 
 HELP = """Redact every face in a photo (or every photo in a folder) except registered people.
@@ -26,20 +26,6 @@ def add_parser(sub) -> None:
                    help="refuse images above this many pixels (default %(default)s)")
     add_redaction_options(p)
     p.set_defaults(func=run)
-
-
-def redact_photo(engine: Engine, src: Path, dst: Path, max_pixels: int) -> dict:
-    photo = read_photo(src, max_pixels)
-    decisions = engine.analyse_photo(photo.bgr)
-    out = engine.redact_decisions(photo.bgr.copy(), decisions)
-    write_photo(dst, photo, out)
-    return {
-        "input": str(src), "output": str(dst),
-        "width": int(photo.bgr.shape[1]), "height": int(photo.bgr.shape[0]),
-        "faces": [d.as_dict() for d in decisions],
-        "redacted": sum(d.redact for d in decisions),
-        "kept": sorted({d.person for d in decisions if not d.redact}),
-    }
 
 
 def write_report(path: str | None, report) -> None:

@@ -1,0 +1,22 @@
+"""Redacting one photo: read (orientation applied), analyse, redact, write without metadata."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..engine import Engine
+from .image import read_photo, write_photo
+
+
+def redact_photo(engine: Engine, src: Path, dst: Path, max_pixels: int) -> dict:
+    photo = read_photo(src, max_pixels)
+    decisions = engine.analyse_photo(photo.bgr)
+    out = engine.redact_decisions(photo.bgr.copy(), decisions)
+    write_photo(dst, photo, out)
+    return {
+        "input": str(src), "output": str(dst),
+        "width": int(photo.bgr.shape[1]), "height": int(photo.bgr.shape[0]),
+        "faces": [d.as_dict() for d in decisions],
+        "redacted": sum(d.redact for d in decisions),
+        "kept": sorted({d.person for d in decisions if not d.redact}),
+    }

@@ -1,0 +1,52 @@
+"""The API's OpenAPI description, served at /openapi.json."""
+
+from __future__ import annotations
+
+
+def _op(summary: str, responses: dict, body: dict | None = None, auth: bool = True) -> dict:
+    op = {"summary": summary, "responses": {str(k): {"description": v} for k, v in responses.items()}}
+    if body:
+        op["requestBody"] = {"required": True, "content": body}
+    if not auth:
+        op["security"] = []
+    return op
+
+
+_JSON_LOGIN = {"application/json": {"schema": {"type": "object", "required": ["username", "password"], "properties": {
+    "username": {"type": "string"}, "password": {"type": "string", "minLength": 8}}}}}
+_FILE = {"multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+    "file": {"type": "string", "format": "binary"}}}}}
+_PERSON = {"multipart/form-data": {"schema": {"type": "object", "required": ["name", "shot"], "properties": {
+    "name": {"type": "string", "maxLength": 64},
+    "shot": {"type": "array", "items": {"type": "string", "format": "binary"}}}}}}
+_ERR = "error: {\"error\": message}"
+
+SPEC = {
+    "openapi": "3.0.3",
+    "info": {"title": "bystander", "version": "1",
+             "description": "Every face redacted except registered people. Errors are JSON: {\"error\": message}."},
+    "components": {"securitySchemes": {"token": {"type": "http", "scheme": "bearer"}}},
+    "security": [{"token": []}],
+    "paths": {
+        "/healthz": {"get": _op("liveness", {200: "ok"}, auth=False)},
+        "/api/setup": {
+            "get": _op("whether the admin login still has to be created", {200: "{needed: bool}"}, auth=False),
+            "post": _op("create the admin login (first run only)", {201: "{token}", 400: _ERR, 409: _ERR},
+                        _JSON_LOGIN, auth=False)},
+        "/api/login": {"post": _op("sign in", {200: "{token}", 401: _ERR}, _JSON_LOGIN, auth=False)},
+        "/api/people": {
+            "get": _op("registered people", {200: "[{name, shots, created}]", 401: _ERR}),
+            "post": _op("register a person, or add shots to one; every shot must show one clear face",
+                        {201: "the person", 400: _ERR, 413: _ERR, 415: _ERR, 422: _ERR}, _PERSON)},
+        "/api/people/{name}": {"delete": _op("forget a person (embeddings deleted)", {204: "deleted", 404: _ERR})},
+        "/api/photos": {"post": _op("redact a photo; the result goes to the gallery",
+                                    {201: "gallery item", 400: _ERR, 413: _ERR, 415: _ERR}, _FILE)},
+        "/api/videos": {"post": _op("redact a video in the background",
+                                    {202: "job", 400: _ERR, 413: _ERR, 415: _ERR}, _FILE)},
+        "/api/jobs": {"get": _op("video jobs, newest first", {200: "[job]"})},
+        "/api/jobs/{id}": {"get": _op("one job: state, progress, result item", {200: "job", 404: _ERR})},
+        "/api/gallery": {"get": _op("redacted results, newest first", {200: "[item]"})},
+        "/api/gallery/{id}/file": {"get": _op("the redacted file (?download=1 to save it)", {200: "file", 404: _ERR})},
+        "/api/gallery/{id}": {"delete": _op("delete a result", {204: "deleted", 404: _ERR})},
+    },
+}

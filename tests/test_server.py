@@ -1,0 +1,227 @@
+"""The web app: API errors over real HTTP, and the pages end to end in real headless Chromium
+(Debian's, driven by Playwright) with a fake camera showing a registration photo."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import FR, MEDIA, ROOT, measure
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+PASSWORD = "correct-horse-battery"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """``bystander serve`` in a subprocess on 127.0.0.1."""
+
+    def __init__(self, home: Path, *extra: str):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = home / "serve.log"
+        self._log = open(self.log, "w")
+        self.proc = subprocess.Popen([sys.executable, "-m", "bystander", "--home", str(home), "serve",
+                                      "--port", str(self.port), *extra], stdout=self._log, stderr=self._log)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if self.request("GET", "/healthz")[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(self.log.read_text())
+
+    def request(self, method: str, path: str, body: bytes | dict | None = None, token: str | None = None,
+                files: dict | None = None, fields: dict | None = None):
+        headers = {}
+        data = None
+        if isinstance(body, dict):
+            data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
+        if files or fields:
+            data, headers["Content-Type"] = _multipart(files or {}, fields or {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=120) as res:
+                raw = res.read()
+                return res.status, (json.loads(raw) if res.headers.get_content_type() == "application/json" else raw)
+        except urllib.error.HTTPError as exc:
+            raw = exc.read()
+            return exc.code, (json.loads(raw) if raw.startswith(b"{") else raw)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(20)
+        self._log.close()
+
+
+def _multipart(files: dict, fields: dict) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    parts = []
+    for name, value in fields.items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+    for name, items in files.items():
+        for filename, content in (items if isinstance(items, list) else [items]):
+            parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+                         f"Content-Type: application/octet-stream\r\n\r\n".encode() + content + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+@pytest.fixture
+def server(media, tmp_path):
+    s = Server(tmp_path, "--max-upload-mb", "2")
+    yield s
+    s.stop()
+
+
+def _admin(server) -> str:
+    status, body = server.request("POST", "/api/setup", {"username": "admin", "password": PASSWORD})
+    assert status == 201
+    return body["token"]
+
+
+def test_api_refuses_bad_input_with_4xx_json_and_keeps_what_was_saved(server, tmp_path):
+    assert server.request("GET", "/api/people")[0] == 401
+    token = _admin(server)
+    assert server.request("POST", "/api/setup", {"username": "x", "password": PASSWORD})[0] == 409
+    assert server.request("POST", "/api/login", {"username": "admin", "password": "wrong-password"})[0] == 401
+    lin = (FR / "lin-manuel-miranda.png").read_bytes()
+    status, person = server.request("POST", "/api/people", token=token, fields={"name": "lin"},
+                                    files={"shot": ("lin.png", lin)})
+    assert status == 201 and person["shots"] == 1
+
+    cases = [
+        # A face-less shot beside a good one: refused, and neither is saved.
+        (("/api/people", {"name": "lin"}, {"shot": [("lin.png", lin), ("view.jpg", (MEDIA / "negatives" / "view.jpg").read_bytes())]}),
+         422, "no face"),
+        (("/api/people", {"name": "group"}, {"shot": ("two.jpg", (FR / "two_people.jpg").read_bytes())}), 422, "2 faces"),
+        (("/api/photos", {}, {"file": ("notes.txt", b"not an image")}), 415, "not a photo"),
+        (("/api/photos", {}, {"file": ("broken.jpg", (FR / "obama.jpg").read_bytes()[:2000])}), 415, "broken.jpg"),
+        (("/api/photos", {}, {"file": ("huge.png", b"\x89PNG" + bytes(3 * 1024 * 1024))}), 413, "2 MB"),
+        (("/api/videos", {}, {"file": ("clip.mp4", b"\x00" * 5000)}), 415, "clip.mp4"),
+    ]
+    for (path, fields, files), code, text in cases:
+        status, body = server.request("POST", path, token=token, fields=fields, files=files)
+        assert status == code, (path, status, body)
+        assert text in body["error"], body
+    status, people = server.request("GET", "/api/people", token=token)
+    assert [(p["name"], p["shots"]) for p in people] == [("lin", 1)]  # nothing saved earlier was lost
+    assert server.request("GET", "/healthz")[0] == 200  # and the server kept running
+    assert not list((tmp_path / "uploads").iterdir())  # no partial uploads left behind
+    log = server.log.read_text()
+    assert PASSWORD not in log and token not in log
+    status, spec = server.request("GET", "/openapi.json")
+    assert status == 200 and "/api/photos" in spec["paths"]
+
+
+def _fake_camera(tmp: Path) -> Path:
+    """A still registration photo as the webcam: a y4m file Chromium loops."""
+    y4m = tmp / "camera.y4m"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-loop", "1", "-i", str(FR / "lin-manuel-miranda.png"),
+                    "-t", "2", "-r", "15", "-vf", "scale=640:-2,format=yuv420p", str(y4m)], check=True)
+    return y4m
+
+
+@pytest.mark.skipif(not CHROMIUM.exists() or shutil.which("ffmpeg") is None,
+                    reason="needs Debian's chromium and ffmpeg (make test installs them)")
+def test_pages_end_to_end_in_chromium(server, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    camera = _fake_camera(tmp_path)
+    args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={camera}"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=args)
+        page = browser.new_page(viewport={"width": 1000, "height": 800})
+        page.goto(server.url)
+        page.screenshot(path=str(ARTIFACTS / "1-landing-setup.png"))
+        page.fill("#setup-form [name=username]", "admin")
+        page.fill("#setup-form [name=password]", PASSWORD)
+        page.click("#setup-form button")
+        expect(page.locator("#camera")).to_be_visible()
+
+        # Registration: three guided webcam shots of the fake camera's face.
+        page.click("nav [data-view=register]")
+        page.wait_for_function("document.querySelector('#reg-preview').videoWidth > 0")
+        page.fill("#register-form [name=name]", "lin")
+        for _ in range(3):
+            page.click("#take-shot")
+        expect(page.locator("#shots img")).to_have_count(3)
+        page.screenshot(path=str(ARTIFACTS / "2-registration.png"))
+        page.click("#register-form button[type=submit]")
+        expect(page.locator("#message")).to_contain_text("lin registered (3 shots)")
+        expect(page.locator("#people")).to_contain_text("lin (3 shots)")
+
+        # A face-less upload is refused on the spot with a message.
+        page.set_input_files("#shot-files", str(MEDIA / "negatives" / "view.jpg"))
+        page.fill("#register-form [name=name]", "nobody")
+        page.click("#register-form button[type=submit]")
+        expect(page.locator("#message")).to_contain_text("no face found")
+
+        # Photo mode: pick a file, get the redacted result, download it.
+        page.click("nav [data-view=camera]")
+        page.click(".modes [data-mode=photo]")
+        page.set_input_files("#photo-file", str(FR / "two_people.jpg"))
+        expect(page.locator("#result-photo")).to_be_visible()
+        expect(page.locator("#result-info")).to_contain_text("face(s) redacted")
+        page.screenshot(path=str(ARTIFACTS / "3-photo-result.png"))
+        with page.expect_download() as dl:
+            page.click("#download")
+        saved = tmp_path / "downloaded.jpg"
+        dl.value.save_as(saved)
+        _assert_faces_redacted(FR / "two_people.jpg", saved)
+
+        # Video mode: pick a file, follow the job, play the result.
+        page.click("nav [data-view=camera]")
+        page.click(".modes [data-mode=video]")
+        page.screenshot(path=str(ARTIFACTS / "4-camera-video-mode.png"))
+        page.set_input_files("#video-file", str(FR / "short_hamilton_clip.mp4"))
+        expect(page.locator("#result-video")).to_be_visible(timeout=120_000)
+        page.screenshot(path=str(ARTIFACTS / "5-video-result.png"))
+        page.click("nav [data-view=gallery]")
+        expect(page.locator("#items a")).to_have_count(2)
+        page.screenshot(path=str(ARTIFACTS / "6-gallery.png"))
+        page.click("nav [data-view=camera]")
+        page.click(".modes [data-mode=live]")
+        expect(page.locator("#mode-live")).to_contain_text("bystander live")
+        page.screenshot(path=str(ARTIFACTS / "7-camera-live-mode.png"))
+        browser.close()
+    measure("web app: registration by webcam, photo and video through the pages in Chromium: passed")
+
+
+def _assert_faces_redacted(src: Path, out: Path) -> None:
+    import cv2
+
+    from bystander.engine import Engine
+
+    a, b = cv2.imread(str(src)), cv2.imread(str(out))
+    faces = Engine().detect(a)
+    assert len(faces) >= 2
+    for f in faces:
+        x1, y1, x2, y2 = (int(v) for v in f.box)
+        ga = cv2.Laplacian(cv2.cvtColor(a[y1:y2, x1:x2], cv2.COLOR_BGR2GRAY), cv2.CV_64F).var()
+        gb = cv2.Laplacian(cv2.cvtColor(b[y1:y2, x1:x2], cv2.COLOR_BGR2GRAY), cv2.CV_64F).var()
+        assert gb < 0.3 * ga
+    assert np.mean(np.abs(a.astype(int) - b.astype(int))) > 1
