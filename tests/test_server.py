@@ -89,7 +89,7 @@ def _multipart(files: dict, fields: dict) -> tuple[bytes, str]:
 
 @pytest.fixture
 def server(media, tmp_path):
-    s = Server(tmp_path, "--max-upload-mb", "2")
+    s = Server(tmp_path, "--max-upload-mb", "2", "--rtmp-listen", f"rtmp://127.0.0.1:{_free_port()}/live")
     yield s
     s.stop()
 
@@ -203,12 +203,50 @@ def test_pages_end_to_end_in_chromium(server, tmp_path):
         page.click("nav [data-view=gallery]")
         expect(page.locator("#items a")).to_have_count(2)
         page.screenshot(path=str(ARTIFACTS / "6-gallery.png"))
-        page.click("nav [data-view=camera]")
-        page.click(".modes [data-mode=live]")
-        expect(page.locator("#mode-live")).to_contain_text("bystander live")
-        page.screenshot(path=str(ARTIFACTS / "7-camera-live-mode.png"))
+        _go_live_from_the_page(page, tmp_path)
         browser.close()
     measure("web app: registration by webcam, photo and video through the pages in Chromium: passed")
+
+
+def _go_live_from_the_page(page, tmp_path: Path) -> None:
+    """Live for OBS users: a destination saved (its key never shown again), the ingest key shown
+    once, Go Live, a real ffmpeg publishing to the ingest, nginx-rtmp receiving the relay."""
+    from playwright.sync_api import expect
+
+    from live_harness import Destination, build_looped_input, publish, video_times
+
+    src = tmp_path / "publish.flv"
+    build_looped_input(FR / "short_hamilton_clip.mp4", src, 1)
+    dest_key = "platform-key-" + uuid.uuid4().hex[:8]
+    with Destination(tmp_path / "rec") as dst:
+        page.click("nav [data-view=camera]")
+        page.click(".modes [data-mode=live]")
+        page.fill("#destination-form [name=name]", "YouTube stand-in")
+        page.fill("#destination-form [name=url]", dst.url("app"))
+        page.fill("#destination-form [name=key]", dest_key)
+        page.click("#destination-form button")
+        expect(page.locator("#destinations")).to_contain_text("YouTube stand-in")
+        assert dest_key not in page.content()
+        page.click("#new-key")
+        expect(page.locator("#ingest-key")).not_to_contain_text("****")
+        ingest_key = page.locator("#ingest-key").inner_text().strip()
+        ingest_url = page.locator("#ingest-url").inner_text().strip()
+        page.click("#go-live")
+        expect(page.locator("#live-status")).to_contain_text("waiting", timeout=20_000)
+        pub = publish(src, f"{ingest_url}/{ingest_key}")
+        expect(page.locator("#live-status")).to_contain_text("live: in", timeout=30_000)
+        expect(page.locator("#live-status")).to_contain_text("live", timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "7-live.png"))
+        assert pub.wait(60) == 0
+        page.click("#stop-live")
+        expect(page.locator("#live-status")).to_contain_text("Not live", timeout=30_000)
+        recordings = dst.recordings()
+    assert recordings, "nothing reached the destination"
+    times = video_times(recordings[0])
+    fps = (len(times) - 1) / (times[-1] - times[0])
+    assert len(times) > 100 and abs(fps - 30000 / 1001) < 0.2
+    assert dest_key in recordings[0].name  # it went to the saved destination, key and all
+    measure(f"web app live: {len(times)} frames at {fps:.2f} fps reached the destination")
 
 
 def _assert_faces_redacted(src: Path, out: Path) -> None:

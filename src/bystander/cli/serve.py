@@ -15,6 +15,8 @@ def add_parser(sub) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
     p.add_argument("--port", type=int, default=8000, help="port (default %(default)s)")
     p.add_argument("--max-upload-mb", type=int, default=500, help="largest upload accepted (default %(default)s)")
+    p.add_argument("--rtmp-listen", default="rtmp://0.0.0.0:1935/live",
+                   help="where OBS/phone apps publish when Live is started from the page (default %(default)s)")
     p.set_defaults(func=run)
 
 
@@ -26,7 +28,7 @@ def run(args) -> int:
     home = Home.resolve(args.home)
     logging.basicConfig(level=logging.INFO, format="bystander: %(message)s", stream=sys.stderr)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # URLs may carry ?token=
-    app = create_app(home.path, args.max_upload_mb)
+    app = create_app(home.path, args.max_upload_mb, rtmp_listen=args.rtmp_listen)
     print(f"bystander: serving on http://{args.host}:{args.port}/ (data in {home.path})", file=sys.stderr,
           flush=True)
     web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)

@@ -13,6 +13,8 @@ from aiohttp import web
 
 from ..engine import Engine, EngineConfig
 from ..errors import BystanderError, InputError, RegistrationError
+from ..live.ingest import ListenAddress
+from ..live.secret import mask_url
 from ..media.image import read_photo
 from ..media.redact_photo import redact_photo
 from ..media.redact_video import redact_video
@@ -21,6 +23,7 @@ from ..registry.store import check_name
 from .auth import Auth
 from .gallery import Gallery, Item
 from .jobs import Job, Jobs
+from .live import LiveRunner, LiveSettings
 from .openapi import SPEC
 
 log = logging.getLogger(__name__)
@@ -69,8 +72,12 @@ async def require_token(request: web.Request, handler):
 
 
 class App:
-    def __init__(self, home: Path, max_upload_mb: int = 500, config: EngineConfig = EngineConfig()):
+    def __init__(self, home: Path, max_upload_mb: int = 500, config: EngineConfig = EngineConfig(),
+                 rtmp_listen: str = "rtmp://0.0.0.0:1935/live"):
         self.home = home
+        self.listen = ListenAddress.parse(rtmp_listen)
+        self.live_settings = LiveSettings(home / "live.json")
+        self.live = LiveRunner()
         self.max_upload = max_upload_mb * 1024 * 1024
         self.config = config
         self.auth = Auth(home / "admin.json")
@@ -274,6 +281,55 @@ def routes(app: App) -> web.RouteTableDef:
         return web.FileResponse(path, headers={
             "Content-Disposition": f'{disposition}; filename="{item.name}-redacted{path.suffix}"'})
 
+    @r.get("/api/live")
+    async def live_state(request):
+        host = request.url.host if app.listen.host in ("0.0.0.0", "::") else app.listen.host
+        key = app.live_settings.ingest_key
+        return web.json_response({
+            "ingest": {"rtmp_url": f"rtmp://{host}:{app.listen.port}/{app.listen.app}",
+                       "stream_key": "****" + key[-4:]},
+            "destinations": [LiveSettings.public(d) for d in app.live_settings.destinations()],
+            "running": app.live.running, "status": app.live.status, "error": app.live.error})
+
+    @r.post("/api/live/key")
+    async def live_key(request):
+        """A new ingest stream key, returned this once."""
+        return web.json_response({"stream_key": app.live_settings.new_ingest_key()}, status=201)
+
+    @r.post("/api/live/destinations")
+    async def add_destination(request):
+        body = await _json(request)
+        name, url = str(body.get("name", "")).strip(), str(body.get("url", "")).strip()
+        key = str(body.get("key", "")).strip()
+        if key:
+            url = url.rstrip("/") + "/" + key
+        if not name or not url.startswith(("rtmp://", "rtmps://")):
+            raise error(400, "a destination needs a name and an rtmp:// or rtmps:// URL (and its stream key)")
+        return web.json_response(LiveSettings.public(app.live_settings.add_destination(name, url)), status=201)
+
+    @r.delete("/api/live/destinations/{id}")
+    async def remove_destination(request):
+        if not app.live_settings.remove_destination(request.match_info["id"]):
+            raise error(404, "no such destination")
+        return web.Response(status=204)
+
+    @r.post("/api/live/start")
+    async def live_start(request):
+        if app.live.running:
+            raise error(409, "already live")
+        urls = [d["url"] for d in app.live_settings.destinations()]
+        if not urls:
+            raise error(400, "add a destination first (YouTube, Twitch: URL and stream key)")
+        engine = app.engine()
+        await asyncio.get_running_loop().run_in_executor(
+            None, lambda: app.live.start(engine, app.listen, app.live_settings.ingest_key, urls))
+        return web.json_response({"running": True, "destinations": [mask_url(u) for u in urls]}, status=202)
+
+    @r.post("/api/live/stop")
+    async def live_stop(request):
+        await asyncio.get_running_loop().run_in_executor(None, app.live.stop)
+        return web.json_response({"running": app.live.running, "status": app.live.status})
+
     @r.delete("/api/gallery/{id}")
     async def gallery_remove(request):
         if not app.gallery.remove(request.match_info["id"]):
@@ -304,8 +360,9 @@ async def _single_upload(request, app: App, allowed, kind) -> Path:
     return await app.save_upload(field, allowed, kind)
 
 
-def create_app(home: Path, max_upload_mb: int = 500, config: EngineConfig = EngineConfig()) -> web.Application:
-    state = App(home, max_upload_mb, config)
+def create_app(home: Path, max_upload_mb: int = 500, config: EngineConfig = EngineConfig(),
+               rtmp_listen: str = "rtmp://0.0.0.0:1935/live") -> web.Application:
+    state = App(home, max_upload_mb, config, rtmp_listen)
     web_app = web.Application(middlewares=[errors_as_json, require_token],
                               client_max_size=state.max_upload + (1 << 20))
     web_app["auth"] = state.auth
@@ -319,4 +376,6 @@ def create_app(home: Path, max_upload_mb: int = 500, config: EngineConfig = Engi
 async def _close(state: App) -> None:
     with contextlib.suppress(Exception):
         state.jobs.close()
+    with contextlib.suppress(Exception):
+        state.live.stop()
 

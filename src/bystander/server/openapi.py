@@ -47,6 +47,18 @@ SPEC = {
         "/api/jobs/{id}": {"get": _op("one job: state, progress, result item", {200: "job", 404: _ERR})},
         "/api/gallery": {"get": _op("redacted results, newest first", {200: "[item]"})},
         "/api/gallery/{id}/file": {"get": _op("the redacted file (?download=1 to save it)", {200: "file", 404: _ERR})},
+        "/api/live": {"get": _op("ingest URL, masked stream key, destinations (masked), relay state and status",
+                                 {200: "live state"})},
+        "/api/live/key": {"post": _op("generate a new ingest stream key; returned this once", {201: "{stream_key}"})},
+        "/api/live/destinations": {"post": _op(
+            "save a destination; its key is stored server-side and only ever returned masked",
+            {201: "{id, name, url (masked)}", 400: _ERR},
+            {"application/json": {"schema": {"type": "object", "required": ["name", "url"], "properties": {
+                "name": {"type": "string"}, "url": {"type": "string"}, "key": {"type": "string"}}}}})},
+        "/api/live/destinations/{id}": {"delete": _op("forget a destination", {204: "deleted", 404: _ERR})},
+        "/api/live/start": {"post": _op("start relaying the RTMP ingest to every destination",
+                                        {202: "started", 400: _ERR, 409: _ERR})},
+        "/api/live/stop": {"post": _op("stop the relay; outputs are flushed and closed", {200: "stopped"})},
         "/api/gallery/{id}": {"delete": _op("delete a result", {204: "deleted", 404: _ERR})},
     },
 }

@@ -62,8 +62,33 @@ function snapshot(sel = "#preview") {
   return new Promise((resolve) => c.toBlob(resolve, "image/jpeg", 0.95));
 }
 
+async function loadLive() {
+  const live = await api("/api/live");
+  $("#ingest-url").textContent = live.ingest.rtmp_url;
+  if (!$("#ingest-key").dataset.fresh) $("#ingest-key").textContent = live.ingest.stream_key;
+  const ul = $("#destinations");
+  ul.innerHTML = "";
+  live.destinations.forEach((d) => {
+    const li = document.createElement("li");
+    li.textContent = `${d.name}: ${d.url} `;
+    const del = document.createElement("button");
+    del.textContent = "Remove";
+    del.onclick = guard(async () => { await api(`/api/live/destinations/${d.id}`, { method: "DELETE" }); loadLive(); });
+    li.appendChild(del);
+    ul.appendChild(li);
+  });
+  const s = live.status;
+  $("#live-status").textContent = live.error ? `Stopped: ${live.error}` : !live.running ? "Not live." :
+    !s ? "Starting…" : `${s.ingest}: in ${s.fps_in} fps, out ${s.fps_out} fps, +${s.latency_ms_p50 ?? "-"} ms; ` +
+    s.destinations.map((d) => `${d.destination} ${d.state}`).join(", ");
+  return live;
+}
+
+let liveTimer = null;
 function setMode(m) {
   mode = m;
+  clearInterval(liveTimer);
+  if (m === "live" && token) { loadLive().catch((e) => say(e.message)); liveTimer = setInterval(() => loadLive().catch(() => {}), 1000); }
   document.querySelectorAll(".modes button").forEach((b) => b.setAttribute("aria-selected", b.dataset.mode === m));
   document.querySelectorAll(".mode").forEach((d) => (d.hidden = d.id !== `mode-${m}`));
 }
@@ -231,6 +256,20 @@ $("#register-form").onsubmit = guard(async (e) => {
   say(`${person.name} registered (${person.shots} shots).`, true);
   loadPeople();
 });
+
+$("#new-key").onclick = guard(async () => {
+  const { stream_key } = await api("/api/live/key", { method: "POST" });
+  $("#ingest-key").textContent = stream_key;  // shown this once
+  $("#ingest-key").dataset.fresh = "1";
+});
+$("#destination-form").onsubmit = guard(async (e) => {
+  e.preventDefault();
+  await api("/api/live/destinations", { method: "POST", body: formJSON(e.target), headers: { "Content-Type": "application/json" } });
+  e.target.reset();
+  loadLive();
+});
+$("#go-live").onclick = guard(async () => { await api("/api/live/start", { method: "POST" }); loadLive(); });
+$("#stop-live").onclick = guard(async () => { await api("/api/live/stop", { method: "POST" }); loadLive(); });
 
 setMode("photo");
 renderShots();

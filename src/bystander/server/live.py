@@ -1,0 +1,115 @@
+"""Live mode in the web app: destinations kept server-side, and the same relay as ``bystander live``
+run for the streamer's own RTMP ingest (OBS, PRISM, Larix).
+
+Destination URLs carry the platform's stream key: they are stored in a 0600 file in the home
+folder and only ever sent back masked. The ingest key is generated here and shown once, when it
+is (re)generated.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import threading
+from pathlib import Path
+
+from ..engine import Engine
+from ..live.ingest import ListenAddress, RtmpIngest
+from ..live.relay import Relay, RelayOptions
+from ..live.secret import mask_url
+
+log = logging.getLogger(__name__)
+
+
+class LiveSettings:
+    def __init__(self, path: Path):
+        self.path = path
+        if not path.exists():
+            self._save({"destinations": [], "ingest_key": secrets.token_urlsafe(12)})
+
+    def _load(self) -> dict:
+        return json.loads(self.path.read_text())
+
+    def _save(self, data: dict) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f)
+        os.replace(tmp, self.path)
+
+    @property
+    def ingest_key(self) -> str:
+        return self._load()["ingest_key"]
+
+    def new_ingest_key(self) -> str:
+        data = self._load()
+        data["ingest_key"] = secrets.token_urlsafe(12)
+        self._save(data)
+        return data["ingest_key"]
+
+    def destinations(self) -> list[dict]:
+        return self._load()["destinations"]
+
+    def add_destination(self, name: str, url: str) -> dict:
+        data = self._load()
+        d = {"id": secrets.token_hex(6), "name": name, "url": url}
+        data["destinations"].append(d)
+        self._save(data)
+        return d
+
+    def remove_destination(self, dest_id: str) -> bool:
+        data = self._load()
+        kept = [d for d in data["destinations"] if d["id"] != dest_id]
+        if len(kept) == len(data["destinations"]):
+            return False
+        data["destinations"] = kept
+        self._save(data)
+        return True
+
+    @staticmethod
+    def public(d: dict) -> dict:
+        return {"id": d["id"], "name": d["name"], "url": mask_url(d["url"])}
+
+
+class LiveRunner:
+    """At most one relay at a time, on its own thread; its latest status kept for the page."""
+
+    def __init__(self):
+        self._thread: threading.Thread | None = None
+        self._relay: Relay | None = None
+        self.status: dict | None = None
+        self.error: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, engine: Engine, listen: ListenAddress, key: str, urls: list[str]) -> None:
+        self.status, self.error = None, None
+        ingest = RtmpIngest(listen, key)
+        ingest.__enter__()  # nginx is up (or this raises) before we answer the page
+        relay = Relay(engine, ingest, RelayOptions(destinations=urls, grace=60.0), on_status=self._on_status)
+        self._relay = relay
+
+        def run() -> None:
+            try:
+                self.status = relay.run()
+            except Exception as exc:  # shown on the page
+                self.error = str(exc)
+                log.warning("live relay stopped: %s", exc)
+            finally:
+                ingest.__exit__(None, None, None)
+
+        self._thread = threading.Thread(target=run, name="bystander-live", daemon=True)
+        self._thread.start()
+
+    def _on_status(self, s: dict) -> None:
+        self.status = s
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self._relay is not None:
+            self._relay.stop()
+        if self._thread is not None:
+            self._thread.join(timeout)
