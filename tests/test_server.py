@@ -235,8 +235,9 @@ def _go_live_from_the_page(page, tmp_path: Path) -> None:
         expect(page.locator("#live-status")).to_contain_text("waiting", timeout=20_000)
         pub = publish(src, f"{ingest_url}/{ingest_key}")
         expect(page.locator("#live-status")).to_contain_text("live: in", timeout=30_000)
-        expect(page.locator("#live-status")).to_contain_text("live", timeout=30_000)
-        page.screenshot(path=str(ARTIFACTS / "7-live.png"))
+        # The page previews what the destinations receive: the redacted output.
+        page.wait_for_function("document.querySelector('#live-preview').naturalWidth === 640", timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "7-live.png"), full_page=True)
         assert pub.wait(60) == 0
         page.click("#stop-live")
         expect(page.locator("#live-status")).to_contain_text("Not live", timeout=30_000)

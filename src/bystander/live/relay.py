@@ -78,6 +78,7 @@ class Relay:
         self._last_video: int | None = None
         self._last_audio: int | None = None
         self._last_arrival = 0.0
+        self.last_output: np.ndarray | None = None  # the latest redacted frame, for a preview
 
     def stop(self) -> None:
         self._stopping.set()
@@ -263,6 +264,7 @@ class Relay:
             packets = enc.flush() if item is None else enc.encode(item.image, item.pts)
             if item is not None:
                 arrivals[item.pts] = item.arrival
+                self.last_output = item.image
             for p in packets:
                 self._fan_out(Chunk("video", bytes(p), p.pts, p.dts, p.is_keyframe, arrivals.pop(p.pts, None)))
                 self.stats.frames_out.tick()

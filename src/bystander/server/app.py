@@ -325,6 +325,13 @@ def routes(app: App) -> web.RouteTableDef:
             None, lambda: app.live.start(engine, app.listen, app.live_settings.ingest_key, urls))
         return web.json_response({"running": True, "destinations": [mask_url(u) for u in urls]}, status=202)
 
+    @r.get("/api/live/preview.jpg")
+    async def live_preview(request):
+        data = await asyncio.get_running_loop().run_in_executor(None, app.live.preview_jpeg)
+        if data is None:
+            raise error(404, "not live")
+        return web.Response(body=data, content_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
     @r.post("/api/live/stop")
     async def live_stop(request):
         await asyncio.get_running_loop().run_in_executor(None, app.live.stop)

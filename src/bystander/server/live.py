@@ -15,6 +15,8 @@ import secrets
 import threading
 from pathlib import Path
 
+import cv2
+
 from ..engine import Engine
 from ..live.ingest import ListenAddress, RtmpIngest
 from ..live.relay import Relay, RelayOptions
@@ -107,6 +109,16 @@ class LiveRunner:
 
     def _on_status(self, s: dict) -> None:
         self.status = s
+
+    def preview_jpeg(self, width: int = 640) -> bytes | None:
+        """The latest redacted frame as a small JPEG: what the destinations are receiving."""
+        frame = self._relay.last_output if self._relay is not None and self.running else None
+        if frame is None:
+            return None
+        h, w = frame.shape[:2]
+        small = cv2.resize(frame, (width, max(2, round(h * width / w))), interpolation=cv2.INTER_AREA)
+        ok, data = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 80])
+        return data.tobytes() if ok else None
 
     def stop(self, timeout: float = 20.0) -> None:
         if self._relay is not None:

@@ -58,6 +58,7 @@ SPEC = {
         "/api/live/destinations/{id}": {"delete": _op("forget a destination", {204: "deleted", 404: _ERR})},
         "/api/live/start": {"post": _op("start relaying the RTMP ingest to every destination",
                                         {202: "started", 400: _ERR, 409: _ERR})},
+        "/api/live/preview.jpg": {"get": _op("the latest redacted frame sent out (JPEG)", {200: "image", 404: _ERR})},
         "/api/live/stop": {"post": _op("stop the relay; outputs are flushed and closed", {200: "stopped"})},
         "/api/gallery/{id}": {"delete": _op("delete a result", {204: "deleted", 404: _ERR})},
     },

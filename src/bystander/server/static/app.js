@@ -77,6 +77,9 @@ async function loadLive() {
     li.appendChild(del);
     ul.appendChild(li);
   });
+  const preview = $("#live-preview");
+  preview.hidden = !(live.running && live.status && live.status.frames > 0);
+  if (!preview.hidden) preview.src = `/api/live/preview.jpg?token=${encodeURIComponent(token)}&t=${Date.now()}`;
   const s = live.status;
   $("#live-status").textContent = live.error ? `Stopped: ${live.error}` : !live.running ? "Not live." :
     !s ? "Starting…" : `${s.ingest}: in ${s.fps_in} fps, out ${s.fps_out} fps, +${s.latency_ms_p50 ?? "-"} ms; ` +
