@@ -198,6 +198,8 @@ def test_pages_end_to_end_in_chromium(server, tmp_path):
         page.click(".modes [data-mode=video]")
         page.screenshot(path=str(ARTIFACTS / "4-camera-video-mode.png"))
         page.set_input_files("#video-file", str(FR / "short_hamilton_clip.mp4"))
+        expect(page.locator("#job")).to_be_visible()
+        page.reload()  # the job survives a reload: the page finds it again and follows it to the end
         expect(page.locator("#result-video")).to_be_visible(timeout=120_000)
         page.screenshot(path=str(ARTIFACTS / "5-video-result.png"))
         page.click("nav [data-view=gallery]")

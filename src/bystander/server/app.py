@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import shutil
 from pathlib import Path
@@ -42,7 +43,6 @@ def error(status: int, message: str) -> web.HTTPException:
 
 
 def _json_str(s: str) -> str:
-    import json
     return json.dumps(s)
 
 
