@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import BystanderError
 from ..live.ingest import ListenAddress, RtmpIngest
-from ..live.relay import Relay, RelayOptions
+from ..live.relay import Relay, RelayOptions, RtmpSource
 from ..live.secret import mask, mask_url
 from ..live.stats import status_line
 from .common import build_engine
@@ -77,10 +77,9 @@ def run(args) -> int:
         if interactive:
             print("\r\x1b[2K" + mask(status_line(s), secrets), end="", file=sys.stderr, flush=True)
 
-    options = RelayOptions(destinations=args.to, record=args.record, kbps=args.bitrate, grace=args.grace,
-                           first_wait=args.wait, stride=args.detect_every)
+    options = RelayOptions(destinations=args.to, record=args.record, kbps=args.bitrate, stride=args.detect_every)
     with RtmpIngest(listen, key) as ingest:
-        relay = Relay(engine, ingest, options, on_status)
+        relay = Relay(engine, RtmpSource(ingest, first_wait=args.wait, grace=args.grace), options, on_status)
         print(f"bystander: publish to rtmp://{listen.host}:{ingest.server.port}/{listen.app} "
               f"with your stream key; relaying to {len(args.to)} destination(s)", file=sys.stderr)
         previous = {s: signal.signal(s, lambda *_: relay.stop()) for s in (signal.SIGINT, signal.SIGTERM)}

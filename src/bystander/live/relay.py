@@ -45,8 +45,6 @@ class RelayOptions:
     destinations: list[str]
     record: Path | None = None
     kbps: int | None = None
-    grace: float = 30.0  # seconds to wait for a dropped publisher to come back
-    first_wait: float | None = None  # seconds to wait for the first publisher (None: forever)
     max_delay: float = 0.25
     stride: int | None = None  # frames per detection; None adapts to the machine
 
@@ -58,11 +56,81 @@ class _Frame:
     arrival: float
 
 
-class Relay:
-    def __init__(self, engine: Engine, ingest: RtmpIngest, options: RelayOptions,
-                 on_status: Callable[[dict], None] | None = None):
-        self.engine = engine
+class RtmpSource:
+    """Plays the RTMP ingest's published stream, session after session, into the relay."""
+
+    def __init__(self, ingest: RtmpIngest, first_wait: float | None = None, grace: float = 30.0):
         self.ingest = ingest
+        self.first_wait = first_wait
+        self.grace = grace
+
+    def run(self, relay: "Relay") -> None:
+        wait = self.first_wait
+        while not relay.stopping:
+            relay.stats.ingest = "reconnecting" if relay.started else "waiting"
+            if not self._wait_publisher(relay, wait):
+                return
+            relay.stats.ingest = "live"
+            self._pull(relay)
+            log.info("ingest ended; waiting %.0f s for the publisher to return", self.grace)
+            wait = self.grace
+
+    def _wait_publisher(self, relay: "Relay", timeout: float | None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not relay.stopping:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            if self.ingest.wait(0.2 if left is None else min(0.2, left)):
+                return True
+        return False
+
+    def _pull(self, relay: "Relay") -> None:
+        """Relay one publishing session."""
+        try:
+            container = av.open(self.ingest.pull_url, options=_PULL_OPTIONS, timeout=(10.0, 3.0))
+        except av.error.FFmpegError as exc:
+            log.warning("ingest: could not play the published stream (%s)", exc.strerror or "error")
+            time.sleep(0.5)
+            return
+        with container:
+            if not container.streams.video:
+                log.warning("ingest: the published stream has no video")
+                return
+            video = container.streams.video[0]
+            video.thread_type = "SLICE"
+            audio = container.streams.audio[0] if container.streams.audio else None
+            if not relay.ready:
+                rate = video.guessed_rate or video.average_rate or Fraction(30)
+                relay.open_outputs(video.codec_context.width, video.codec_context.height, rate,
+                                   AudioPath(audio) if audio is not None else None)
+            relay.new_session()
+            streams = [video] + ([audio] if audio is not None and relay.has_audio else [])
+            try:
+                for packet in container.demux(*streams):
+                    if relay.stopping:
+                        break
+                    if packet.dts is None:
+                        continue
+                    arrival = time.monotonic()
+                    if packet.stream is video:
+                        for frame in packet.decode():
+                            ts = frame.pts if frame.pts is not None else packet.dts
+                            relay.video(frame.to_ndarray(format="bgr24"), _ms(ts, packet.time_base), arrival)
+                    else:
+                        relay.audio(relay.audio_path.convert(packet), arrival)
+            except av.error.FFmpegError as exc:
+                if self.ingest.publishing:
+                    log.warning("ingest: read failed (%s)", exc.strerror or "error")
+
+
+class Relay:
+    def __init__(self, engine: Engine, source, options: RelayOptions,
+                 on_status: Callable[[dict], None] | None = None):
+        """``source.run(relay)`` feeds the relay from the reader thread (``RtmpSource``, or the web
+        app's WebRTC source) through ``open_outputs``, ``new_session``, ``video`` and ``audio``."""
+        self.engine = engine
+        self.source = source
         self.options = options
         self.stats = LiveStats()
         self.on_status = on_status
@@ -78,6 +146,7 @@ class Relay:
         self._last_video: int | None = None
         self._last_audio: int | None = None
         self._last_arrival = 0.0
+        self._base: int | None = None  # publisher ms minus outgoing ms, for the current session
         self.last_output: np.ndarray | None = None  # the latest redacted frame, for a preview
 
     def stop(self) -> None:
@@ -91,9 +160,9 @@ class Relay:
         if self._encoder is not None:
             self._encoder.request_keyframe()
 
-    def _start_outputs(self, width: int, height: int, rate: Fraction, audio) -> None:
+    def _start_outputs(self, width: int, height: int, rate: Fraction, audio: AudioPath | None) -> None:
         self._encoder = LiveEncoder(width, height, rate, self.options.kbps)
-        self._audio = AudioPath(audio) if audio is not None else None
+        self._audio = audio
         self.budget = Budget(interval=float(1 / rate), max_delay=self.options.max_delay)
         for url in self.options.destinations:
             self.destinations.append(Destination(url, self._templates, self._request_keyframe,
@@ -108,92 +177,75 @@ class Relay:
         for d in self.destinations:
             d.send(chunk)
 
-    # Reader ------------------------------------------------------------------------------------
+    # Reader: the source calls these from its thread -------------------------------------------
     def _read(self) -> None:
         try:
-            self._read_sessions()
+            self.source.run(self)
         except BaseException as exc:  # surfaced by run()
             self._error = exc
         finally:
             self._frames.put(None)
 
-    def _read_sessions(self) -> None:
-        wait = self.options.first_wait
-        while not self._stopping.is_set():
-            self.stats.ingest = "waiting" if self._last_ts is None else "reconnecting"
-            if not self._wait_publisher(wait):
-                return
-            self.stats.ingest = "live"
-            self._pull()
-            log.info("ingest ended; waiting %.0f s for the publisher to return", self.options.grace)
-            wait = self.options.grace
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
 
-    def _wait_publisher(self, timeout: float | None) -> bool:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while not self._stopping.is_set():
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                return False
-            if self.ingest.wait(0.2 if left is None else min(0.2, left)):
-                return True
-        return False
+    def open_outputs(self, width: int, height: int, rate: Fraction, audio: "AudioPath | None") -> None:
+        """Set up the encoder and destinations from the first session's parameters (once)."""
+        if not self._ready.is_set():
+            self._start_outputs(width, height, rate, audio)
 
-    def _pull(self) -> None:
-        """Relay one publishing session onto the outgoing timeline."""
-        try:
-            container = av.open(self.ingest.pull_url, options=_PULL_OPTIONS, timeout=(10.0, 3.0))
-        except av.error.FFmpegError as exc:
-            log.warning("ingest: could not play the published stream (%s)", exc.strerror or "error")
-            time.sleep(0.5)
-            return
-        with container:
-            if not container.streams.video:
-                log.warning("ingest: the published stream has no video")
-                return
-            video = container.streams.video[0]
-            video.thread_type = "SLICE"
-            audio = container.streams.audio[0] if container.streams.audio else None
-            if not self._ready.is_set():
-                rate = video.guessed_rate or video.average_rate or Fraction(30)
-                self._start_outputs(video.codec_context.width, video.codec_context.height, rate, audio)
-            base = None
-            streams = [video] + ([audio] if audio is not None and self._audio is not None else [])
-            try:
-                for packet in container.demux(*streams):
-                    if self._stopping.is_set():
-                        break
-                    if packet.dts is None:
-                        continue
-                    arrival = time.monotonic()
-                    dts = _ms(packet.dts, packet.time_base)
-                    if base is None or self._discontinuous(dts - base, packet.stream is video, arrival):
-                        # A new publishing session, or the same connection now fed by a publisher
-                        # that reconnected: its clock starts over.
-                        base = dts - self._session_start(arrival)
-                    if packet.stream is video:
-                        for frame in packet.decode():
-                            pts = _ms(frame.pts if frame.pts is not None else packet.dts, packet.time_base) - base
-                            if self._last_video is not None and pts <= self._last_video:
-                                pts = self._last_video + 1
-                            self._last_video = pts
-                            self._outgoing(pts, arrival)
-                            self.stats.frames_in.tick(arrival)
-                            self._frames.put(_Frame(frame.to_ndarray(format="bgr24"), pts, arrival))
-                    else:
-                        for p in self._audio.convert(packet):
-                            dts = p.dts if p.dts is not None else p.pts
-                            if dts is None:
-                                continue
-                            pts = p.pts if p.pts is not None else dts
-                            out_dts = _ms(dts, p.time_base) - base
-                            if self._last_audio is not None and out_dts <= self._last_audio:
-                                continue  # overlaps the previous session's audio
-                            self._last_audio = out_dts
-                            self._outgoing(out_dts, arrival)
-                            self._fan_out(Chunk("audio", bytes(p), _ms(pts, p.time_base) - base, out_dts, True))
-            except av.error.FFmpegError as exc:
-                if self.ingest.publishing:
-                    log.warning("ingest: read failed (%s)", exc.strerror or "error")
+    @property
+    def has_audio(self) -> bool:
+        return self._audio is not None
+
+    def new_session(self) -> None:
+        """A publisher (re)connected: its clock will be placed after what was already sent."""
+        self._base = None
+
+    def _place(self, ms: int, is_video: bool, arrival: float) -> int:
+        if self._base is None or self._discontinuous(ms - self._base, is_video, arrival):
+            # A new session, or the same connection now fed by a publisher that reconnected.
+            self._base = ms - self._session_start(arrival)
+        return ms - self._base
+
+    def video(self, image: np.ndarray, ms: int, arrival: float) -> None:
+        """One decoded frame (BGR) with the publisher's timestamp in ms."""
+        pts = self._place(ms, True, arrival)
+        if self._last_video is not None and pts <= self._last_video:
+            pts = self._last_video + 1
+        self._last_video = pts
+        self._outgoing(pts, arrival)
+        self.stats.frames_in.tick(arrival)
+        self._frames.put(_Frame(image, pts, arrival))
+
+    def audio(self, packets, arrival: float) -> None:
+        """AAC packets (from ``AudioPath``) with the publisher's timestamps."""
+        for p in packets:
+            dts = p.dts if p.dts is not None else p.pts
+            if dts is None:
+                continue
+            pts = p.pts if p.pts is not None else dts
+            out_dts = self._place(_ms(dts, p.time_base), False, arrival)
+            if self._last_audio is not None and out_dts <= self._last_audio:
+                continue  # overlaps the previous session's audio
+            shift = _ms(dts, p.time_base) - out_dts
+            self._last_audio = out_dts
+            self._outgoing(out_dts, arrival)
+            self._fan_out(Chunk("audio", bytes(p), _ms(pts, p.time_base) - shift, out_dts, True))
+
+    @property
+    def started(self) -> bool:
+        """Whether anything has been sent yet."""
+        return self._last_ts is not None
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    @property
+    def audio_path(self) -> AudioPath | None:
+        return self._audio
 
     def _discontinuous(self, ts: int, is_video: bool, arrival: float) -> bool:
         """Whether the publisher's clock jumped: backwards, or far ahead of the time that passed."""

@@ -19,7 +19,7 @@ import cv2
 
 from ..engine import Engine
 from ..live.ingest import ListenAddress, RtmpIngest
-from ..live.relay import Relay, RelayOptions
+from ..live.relay import Relay, RelayOptions, RtmpSource
 from ..live.secret import mask_url
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,8 @@ class LiveRunner:
         self.status, self.error = None, None
         ingest = RtmpIngest(listen, key)
         ingest.__enter__()  # nginx is up (or this raises) before we answer the page
-        relay = Relay(engine, ingest, RelayOptions(destinations=urls, grace=60.0), on_status=self._on_status)
+        relay = Relay(engine, RtmpSource(ingest, grace=60.0), RelayOptions(destinations=urls),
+                      on_status=self._on_status)
         self._relay = relay
 
         def run() -> None:
