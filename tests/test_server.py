@@ -266,3 +266,75 @@ def _assert_faces_redacted(src: Path, out: Path) -> None:
         gb = cv2.Laplacian(cv2.cvtColor(b[y1:y2, x1:x2], cv2.COLOR_BGR2GRAY), cv2.CV_64F).var()
         assert gb < 0.3 * ga
     assert np.mean(np.abs(a.astype(int) - b.astype(int))) > 1
+
+
+def _fake_camera_clip(tmp: Path) -> tuple[Path, Path]:
+    """The Hamilton clip as a 720p30 camera (4 s from the performer's close shot) and its audio as
+    the microphone."""
+    y4m, wav = tmp / "clip.y4m", tmp / "clip.wav"
+    clip = str(FR / "short_hamilton_clip.mp4")
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-ss", "4.2", "-t", "4", "-i", clip,
+                    "-vf", "scale=1280:720,fps=30,format=yuv420p", str(y4m)], check=True)
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-ss", "4.2", "-t", "4", "-i", clip, "-vn",
+                    "-ac", "2", "-ar", "48000", str(wav)], check=True)
+    return y4m, wav
+
+
+def _large_sharp_faces(images) -> int:
+    from bystander.engine import Engine
+
+    engine = Engine()
+    return sum(any(f.score >= 0.9 and f.height >= 60 for f in engine.detect(img)) for img in images)
+
+
+@pytest.mark.skipif(not CHROMIUM.exists() or shutil.which("ffmpeg") is None,
+                    reason="needs Debian's chromium and ffmpeg (make test installs them)")
+def test_go_live_from_the_browser_over_whip(server, tmp_path):
+    import av
+    from playwright.sync_api import expect, sync_playwright
+
+    from live_harness import Destination
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    y4m, wav = _fake_camera_clip(tmp_path)
+    with av.open(str(y4m)) as c:
+        sent = [f.to_ndarray(format="bgr24") for i, f in enumerate(c.decode(video=0)) if i % 10 == 0]
+    assert _large_sharp_faces(sent) >= 5  # the camera shows the performer's face plainly
+    args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={y4m}",
+            f"--use-file-for-fake-audio-capture={wav}", "--disable-features=WebRtcHideLocalIpsWithMdns",
+            "--autoplay-policy=no-user-gesture-required"]
+    with Destination(tmp_path / "rec") as dst, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=args)
+        page = browser.new_page(viewport={"width": 1000, "height": 1400})
+        page.goto(server.url)
+        page.fill("#setup-form [name=username]", "admin")
+        page.fill("#setup-form [name=password]", PASSWORD)
+        page.click("#setup-form button")
+        page.click(".modes [data-mode=live]")
+        page.fill("#destination-form [name=name]", "YouTube stand-in")
+        page.fill("#destination-form [name=url]", dst.url("app"))
+        page.fill("#destination-form [name=key]", "browser-dest-key")
+        page.click("#destination-form button")
+        expect(page.locator("#destinations")).to_contain_text("YouTube stand-in")
+        page.click("#go-live-browser")
+        expect(page.locator("#live-status")).to_contain_text("live: in", timeout=30_000)
+        page.wait_for_function("document.querySelector('#live-preview').naturalWidth === 640", timeout=30_000)
+        time.sleep(10)
+        page.screenshot(path=str(ARTIFACTS / "8-live-from-browser.png"), full_page=True)
+        page.click("#stop-live")
+        expect(page.locator("#live-status")).to_contain_text("Not live", timeout=30_000)
+        browser.close()
+        recordings = dst.recordings()
+    assert recordings, server.log.read_text()
+    with av.open(str(recordings[0])) as c:
+        v = c.streams.video[0]
+        assert (v.codec_context.width, v.codec_context.height) == (1280, 720)  # Chromium sent 720p
+        assert c.streams.audio and c.streams.audio[0].codec_context.name == "aac"
+        frames = [(float(f.pts * f.time_base), f.to_ndarray(format="bgr24")) for f in c.decode(video=0)]
+    times = [t for t, _ in frames]
+    fps = (len(times) - 1) / (times[-1] - times[0])
+    measure(f"web app, live from the browser (WHIP): {len(times)} frames, {fps:.1f} fps, 1280x720, AAC audio")
+    assert len(times) > 150 and 25 <= fps <= 31
+    assert _large_sharp_faces([img for i, (_, img) in enumerate(frames) if i % 10 == 0]) == 0

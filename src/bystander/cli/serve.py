@@ -28,6 +28,8 @@ def run(args) -> int:
     home = Home.resolve(args.home)
     logging.basicConfig(level=logging.INFO, format="bystander: %(message)s", stream=sys.stderr)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # URLs may carry ?token=
+    for noisy in ("aioice", "aiortc"):  # every ICE check at INFO
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     app = create_app(home.path, args.max_upload_mb, rtmp_listen=args.rtmp_listen)
     print(f"bystander: serving on http://{args.host}:{args.port}/ (data in {home.path})", file=sys.stderr,
           flush=True)

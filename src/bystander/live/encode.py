@@ -97,6 +97,22 @@ class AudioPath:
             self.stream.codec_context.flags |= int(av.codec.context.Flags.global_header)
             self.stream.codec_context.open()
 
+    @classmethod
+    def for_frames(cls, rate: int = 48000, layout: str = "stereo") -> "AudioPath":
+        """An AAC encoder for decoded audio (WebRTC's Opus, decoded by aiortc)."""
+        self = cls.__new__(cls)
+        self._null = av.open("/dev/null", "w", format="null")
+        self.copy = False
+        self.stream = self._null.add_stream("aac", rate=rate)
+        self.stream.layout = layout
+        self.stream.time_base = Fraction(1, rate)
+        self.stream.codec_context.flags |= int(av.codec.context.Flags.global_header)
+        self.stream.codec_context.open()
+        return self
+
+    def encode_frame(self, frame: av.AudioFrame) -> list[av.Packet]:
+        return self.stream.encode(frame)
+
     def convert(self, packet: av.Packet) -> list[av.Packet]:
         if self.copy:
             return [packet]

@@ -25,6 +25,8 @@ from .auth import Auth
 from .gallery import Gallery, Item
 from .jobs import Job, Jobs
 from .live import LiveRunner, LiveSettings
+from .whip import WebRtcSource
+from .whip import answer as whip_answer
 from .openapi import SPEC
 
 log = logging.getLogger(__name__)
@@ -78,6 +80,7 @@ class App:
         self.listen = ListenAddress.parse(rtmp_listen)
         self.live_settings = LiveSettings(home / "live.json")
         self.live = LiveRunner()
+        self.whip = None  # the browser's peer connection while it is live
         self.max_upload = max_upload_mb * 1024 * 1024
         self.config = config
         self.auth = Auth(home / "admin.json")
@@ -322,8 +325,38 @@ def routes(app: App) -> web.RouteTableDef:
             raise error(400, "add a destination first (YouTube, Twitch: URL and stream key)")
         engine = app.engine()
         await asyncio.get_running_loop().run_in_executor(
-            None, lambda: app.live.start(engine, app.listen, app.live_settings.ingest_key, urls))
+            None, lambda: app.live.start_rtmp(engine, app.listen, app.live_settings.ingest_key, urls))
         return web.json_response({"running": True, "destinations": [mask_url(u) for u in urls]}, status=202)
+
+    @r.post("/api/live/whip")
+    async def whip(request):
+        """WHIP: an SDP offer from the browser in, the SDP answer out; the relay starts at once."""
+        if app.live.running:
+            raise error(409, "already live")
+        if request.content_type != "application/sdp":
+            raise error(415, "WHIP expects an application/sdp offer")
+        urls = [d["url"] for d in app.live_settings.destinations()]
+        if not urls:
+            raise error(400, "add a destination first (YouTube, Twitch: URL and stream key)")
+        source = WebRtcSource()
+        try:
+            pc, sdp = await whip_answer(await request.text(), source)
+        except ValueError as exc:
+            raise error(400, f"the offer could not be used: {exc}") from None
+        loop = asyncio.get_running_loop()
+        app.whip = pc
+        app.live.start(app.engine(), source, urls,
+                       on_end=lambda: asyncio.run_coroutine_threadsafe(pc.close(), loop))
+        return web.Response(status=201, text=sdp, content_type="application/sdp",
+                            headers={"Location": "/api/live/whip"})
+
+    @r.delete("/api/live/whip")
+    async def whip_stop(request):
+        if app.whip is not None:
+            await app.whip.close()
+            app.whip = None
+        await asyncio.get_running_loop().run_in_executor(None, app.live.stop)
+        return web.Response(status=204)
 
     @r.get("/api/live/preview.jpg")
     async def live_preview(request):

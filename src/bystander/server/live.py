@@ -88,12 +88,10 @@ class LiveRunner:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self, engine: Engine, listen: ListenAddress, key: str, urls: list[str]) -> None:
+    def start(self, engine: Engine, source, urls: list[str], on_end=None) -> None:
+        """Relay ``source`` (an ``RtmpSource`` or the browser's ``WebRtcSource``) to ``urls``."""
         self.status, self.error = None, None
-        ingest = RtmpIngest(listen, key)
-        ingest.__enter__()  # nginx is up (or this raises) before we answer the page
-        relay = Relay(engine, RtmpSource(ingest, grace=60.0), RelayOptions(destinations=urls),
-                      on_status=self._on_status)
+        relay = Relay(engine, source, RelayOptions(destinations=urls), on_status=self._on_status)
         self._relay = relay
 
         def run() -> None:
@@ -103,10 +101,16 @@ class LiveRunner:
                 self.error = str(exc)
                 log.warning("live relay stopped: %s", exc)
             finally:
-                ingest.__exit__(None, None, None)
+                if on_end is not None:
+                    on_end()
 
         self._thread = threading.Thread(target=run, name="bystander-live", daemon=True)
         self._thread.start()
+
+    def start_rtmp(self, engine: Engine, listen: ListenAddress, key: str, urls: list[str]) -> None:
+        ingest = RtmpIngest(listen, key)
+        ingest.__enter__()  # nginx is up (or this raises) before we answer the page
+        self.start(engine, RtmpSource(ingest, grace=60.0), urls, on_end=lambda: ingest.__exit__(None, None, None))
 
     def _on_status(self, s: dict) -> None:
         self.status = s
@@ -122,6 +126,7 @@ class LiveRunner:
         return data.tobytes() if ok else None
 
     def stop(self, timeout: float = 20.0) -> None:
+        """Stop the relay; its outputs are flushed and closed."""
         if self._relay is not None:
             self._relay.stop()
         if self._thread is not None:

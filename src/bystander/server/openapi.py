@@ -58,6 +58,11 @@ SPEC = {
         "/api/live/destinations/{id}": {"delete": _op("forget a destination", {204: "deleted", 404: _ERR})},
         "/api/live/start": {"post": _op("start relaying the RTMP ingest to every destination",
                                         {202: "started", 400: _ERR, 409: _ERR})},
+        "/api/live/whip": {
+            "post": _op("WHIP: go live from a browser or WHIP encoder; body is the SDP offer",
+                        {201: "the SDP answer (application/sdp)", 400: _ERR, 409: _ERR, 415: _ERR},
+                        {"application/sdp": {"schema": {"type": "string"}}}),
+            "delete": _op("end the WHIP session and the relay", {204: "ended"})},
         "/api/live/preview.jpg": {"get": _op("the latest redacted frame sent out (JPEG)", {200: "image", 404: _ERR})},
         "/api/live/stop": {"post": _op("stop the relay; outputs are flushed and closed", {200: "stopped"})},
         "/api/gallery/{id}": {"delete": _op("delete a result", {204: "deleted", 404: _ERR})},

@@ -65,6 +65,7 @@ function snapshot(sel = "#preview") {
 async function loadLive() {
   const live = await api("/api/live");
   $("#ingest-url").textContent = live.ingest.rtmp_url;
+  $("#whip-url").textContent = `${location.origin}/api/live/whip`;
   if (!$("#ingest-key").dataset.fresh) $("#ingest-key").textContent = live.ingest.stream_key;
   const ul = $("#destinations");
   ul.innerHTML = "";
@@ -272,7 +273,32 @@ $("#destination-form").onsubmit = guard(async (e) => {
   loadLive();
 });
 $("#go-live").onclick = guard(async () => { await api("/api/live/start", { method: "POST" }); loadLive(); });
-$("#stop-live").onclick = guard(async () => { await api("/api/live/stop", { method: "POST" }); loadLive(); });
+let pc = null;
+$("#go-live-browser").onclick = guard(async () => {
+  // WHIP: camera and microphone to the server over WebRTC; the server relays them, redacted.
+  const media = await navigator.mediaDevices.getUserMedia({
+    video: { width: 1280, height: 720, frameRate: 30 }, audio: true });
+  pc = new RTCPeerConnection();
+  // Keep 720p when the machine is busy: lower the frame rate's quality, not the picture's size.
+  media.getVideoTracks().forEach((t) => (t.contentHint = "detail"));
+  media.getTracks().forEach((t) => pc.addTransceiver(t, { direction: "sendonly" }));
+  await pc.setLocalDescription(await pc.createOffer());
+  await new Promise((resolve) => {
+    if (pc.iceGatheringState === "complete") return resolve();
+    pc.onicegatheringstatechange = () => pc.iceGatheringState === "complete" && resolve();
+    setTimeout(resolve, 3000);
+  });
+  const res = await fetch("/api/live/whip", { method: "POST", body: pc.localDescription.sdp,
+    headers: { "Content-Type": "application/sdp", Authorization: `Bearer ${token}` } });
+  if (!res.ok) { pc.close(); pc = null; throw new Error((await res.json()).error); }
+  await pc.setRemoteDescription({ type: "answer", sdp: await res.text() });
+  loadLive();
+});
+$("#stop-live").onclick = guard(async () => {
+  if (pc) { pc.close(); pc = null; await api("/api/live/whip", { method: "DELETE" }); }
+  else await api("/api/live/stop", { method: "POST" });
+  loadLive();
+});
 
 setMode("photo");
 renderShots();

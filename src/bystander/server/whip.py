@@ -1,0 +1,147 @@
+"""Going live from the browser: WHIP (WebRTC-HTTP ingestion) into the same relay as RTMP.
+
+aiortc receives the camera and microphone. Each track's RTP timestamps are mapped to the
+sender's clock with its RTCP sender reports, so audio and video are placed on one timeline
+as the browser captured them, not as they happened to arrive. Chromium only sends 720p30
+when the answer carries bitrate hints, so the answer SDP gets them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import re
+import threading
+import time
+from fractions import Fraction
+
+from ..live.encode import AudioPath
+
+log = logging.getLogger(__name__)
+
+BITRATE_HINTS = "x-google-start-bitrate=2500;x-google-min-bitrate=1000;x-google-max-bitrate=4500"
+
+
+def with_bitrate_hints(sdp: str) -> str:
+    """The answer with Chromium's bitrate hints on every video codec."""
+    lines = sdp.split("\r\n")
+    video_pts, in_video = set(), False
+    for line in lines:
+        if line.startswith("m="):
+            in_video = line.startswith("m=video")
+        elif in_video and (m := re.match(r"a=rtpmap:(\d+) (VP8|VP9|H264|AV1)/", line)):
+            video_pts.add(m.group(1))
+    out, has_fmtp = [], set()
+    for line in lines:
+        m = re.match(r"a=fmtp:(\d+) (.*)", line)
+        if m and m.group(1) in video_pts:
+            line = f"{line};{BITRATE_HINTS}"
+            has_fmtp.add(m.group(1))
+        out.append(line)
+    final = []
+    for line in out:
+        final.append(line)
+        m = re.match(r"a=rtpmap:(\d+) ", line)
+        if m and m.group(1) in video_pts and m.group(1) not in has_fmtp:
+            final.append(f"a=fmtp:{m.group(1)} {BITRATE_HINTS}")
+    return "\r\n".join(final)
+
+
+class SenderClock:
+    """One RTP stream's timestamps on the sender's wall clock, from its latest sender report."""
+
+    def __init__(self, clock_rate: int):
+        self.rate = clock_rate
+        self._sr: tuple[int, float] | None = None  # (RTP timestamp, NTP seconds)
+
+    def report(self, rtp_timestamp: int, ntp_timestamp: int) -> None:
+        self._sr = (rtp_timestamp, ntp_timestamp / 2**32)
+
+    def seconds(self, rtp_timestamp: int) -> float | None:
+        if self._sr is None:
+            return None
+        rtp0, ntp0 = self._sr
+        diff = ((rtp_timestamp - rtp0 + 2**31) % 2**32) - 2**31  # RTP timestamps wrap at 32 bits
+        return ntp0 + diff / self.rate
+
+
+def listen_for_sender_reports(receiver, clock: SenderClock) -> None:
+    """Feed ``clock`` from the RTCP sender reports this aiortc receiver gets."""
+    from aiortc.rtp import RtcpSrPacket
+
+    original = receiver._handle_rtcp_packet
+
+    async def handle(packet):
+        if isinstance(packet, RtcpSrPacket):
+            clock.report(packet.sender_info.rtp_timestamp, packet.sender_info.ntp_timestamp)
+        await original(packet)
+
+    receiver._handle_rtcp_packet = handle
+
+
+class WebRtcSource:
+    """Frames from one browser connection, handed to the relay's reader thread."""
+
+    def __init__(self, rate: Fraction = Fraction(30)):
+        self.rate = rate
+        self.clocks = {"video": SenderClock(90000), "audio": SenderClock(48000)}
+        self._queue: queue.Queue = queue.Queue(maxsize=600)
+        self.ended = threading.Event()
+
+    async def consume(self, track) -> None:
+        """Run on the event loop: every frame of ``track`` into the queue, until it ends."""
+        from aiortc.mediastreams import MediaStreamError
+
+        try:
+            while True:
+                frame = await track.recv()
+                try:
+                    self._queue.put_nowait((track.kind, frame, time.monotonic()))
+                except queue.Full:
+                    log.warning("webrtc: the relay is not keeping up; a %s frame was dropped", track.kind)
+        except MediaStreamError:
+            pass
+        finally:
+            if track.kind == "video":
+                self.ended.set()
+
+    def run(self, relay) -> None:
+        relay.stats.ingest = "waiting"
+        while not relay.stopping:
+            try:
+                kind, frame, arrival = self._queue.get(timeout=0.5)
+            except queue.Empty:
+                if self.ended.is_set():
+                    return
+                continue
+            t = self.clocks[kind].seconds(frame.pts)
+            if t is None:
+                continue  # no sender report yet: it cannot be placed against the other track
+            if kind == "video":
+                if not relay.ready:
+                    relay.open_outputs(frame.width, frame.height, self.rate, AudioPath.for_frames())
+                    relay.new_session()
+                    relay.stats.ingest = "live"
+                relay.video(frame.to_ndarray(format="bgr24"), int(round(t * 1000)), arrival)
+            elif relay.ready and relay.has_audio:
+                frame.pts, frame.time_base = int(round(t * frame.sample_rate)), Fraction(1, frame.sample_rate)
+                relay.audio(relay.audio_path.encode_frame(frame), arrival)
+
+
+async def answer(offer_sdp: str, source: WebRtcSource):
+    """Accept a WHIP offer; returns (peer connection, answer SDP)."""
+    from aiortc import RTCPeerConnection, RTCSessionDescription
+
+    pc = RTCPeerConnection()
+
+    @pc.on("track")
+    def on_track(track) -> None:
+        asyncio.ensure_future(source.consume(track))
+
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+    for transceiver in pc.getTransceivers():
+        if transceiver.kind in source.clocks:
+            listen_for_sender_reports(transceiver.receiver, source.clocks[transceiver.kind])
+    await pc.setLocalDescription(await pc.createAnswer())
+    return pc, with_bitrate_hints(pc.localDescription.sdp)
