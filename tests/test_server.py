@@ -131,7 +131,12 @@ def test_api_refuses_bad_input_with_4xx_json_and_keeps_what_was_saved(server, tm
     log = server.log.read_text()
     assert PASSWORD not in log and token not in log
     status, spec = server.request("GET", "/openapi.json")
-    assert status == 200 and "/api/photos" in spec["paths"]
+    assert status == 200 and "/api/photos" in spec["paths"] and "/api/live/whip" in spec["paths"]
+    status, _ = server.request("POST", "/api/live/whip", b"v=0", token=token)
+    assert status == 415  # WHIP takes application/sdp
+    assert server.request("DELETE", "/api/people/lin", token=token)[0] == 204  # embeddings deleted
+    assert server.request("GET", "/api/people", token=token)[1] == []
+    assert server.request("DELETE", "/api/people/lin", token=token)[0] == 404
 
 
 def _fake_camera(tmp: Path) -> Path:
