@@ -209,3 +209,37 @@ def circular(x: float, period: float) -> float:
     """``x`` folded into (-period/2, period/2]."""
     return (x + period / 2) % period - period / 2
 
+
+
+def video_offset(recording: Path, reference: list[np.ndarray], interval: float, loop_s: float,
+                 skip: int = 30) -> float:
+    """Seconds to add to a recording's timestamp to get the looped reference's (mod one loop), by
+    matching recorded frames (redacted faces and all) against the reference frames."""
+    ref = np.stack([small_grey(img) for img in reference])
+    offsets = []
+    with av.open(str(recording)) as c:
+        for k, f in enumerate(c.decode(video=0)):
+            if k % 15 or k < skip:
+                continue
+            j = int(np.abs(ref - small_grey(f.to_ndarray(format="bgr24"))).mean(axis=(1, 2)).argmin())
+            offsets.append(circular(j * interval - float(f.pts * f.time_base), loop_s))
+            if len(offsets) >= 40:
+                break
+    first = offsets[0]
+    return float(first + np.median([circular(o - first, loop_s) for o in offsets]))
+
+
+def audio_offset(recording: Path, reference: Path, loop_s: float, at: float = 5.0, window: float = 4.0) -> float:
+    """The same for audio: ``window`` seconds of recorded audio from ``at`` cross-correlated with one
+    loop of the reference's."""
+    rate = 8000
+    ref, ref_start = decode_audio(reference, rate)
+    one_loop = ref[: int(round(loop_s * rate))]
+    rec, rec_start = decode_audio(recording, rate)
+    a = int(at * rate)
+    piece = rec[a: a + int(window * rate)]
+    hay = np.concatenate([one_loop, one_loop])
+    n = len(hay) + len(piece)
+    corr = np.fft.irfft(np.fft.rfft(hay, n) * np.conj(np.fft.rfft(piece, n)), n)[: len(one_loop)]
+    lag = int(corr.argmax())
+    return circular(lag / rate + ref_start - (rec_start + at), loop_s)

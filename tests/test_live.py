@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from conftest import FR, measure, run_cli, score
-from live_harness import (FRAME, Bystander, Destination, Player, build_looped_input, circular, decode_audio,
-                          publish, small_grey, video_times)
+from live_harness import (FRAME, Bystander, Destination, Player, audio_offset, build_looped_input, circular,
+                          publish, video_offset, video_times)
 
 from bystander.live.nginx import free_port
 
@@ -88,38 +88,13 @@ def test_output_is_steady_at_the_input_rate_and_plays_in_real_time(main_run):
 
 
 def _video_offset(recording: Path, src: Path, loop_s: float) -> float:
-    """Seconds to add to a recording timestamp to get the looped input's (mod one loop), by matching
-    recorded frames against the clip's frames."""
     with av.open(str(HAMILTON)) as c:
-        clip = np.stack([small_grey(f.to_ndarray(format="bgr24")) for f in c.decode(video=0)])
-    offsets = []
-    with av.open(str(recording)) as c:
-        for k, f in enumerate(c.decode(video=0)):
-            if k % 15 or k < 30:
-                continue
-            err = np.abs(clip - small_grey(f.to_ndarray(format="bgr24"))).mean(axis=(1, 2))
-            j = int(err.argmin())
-            offsets.append(circular(j * float(FRAME) - float(f.pts * f.time_base), loop_s))
-            if len(offsets) >= 40:
-                break
-    offsets = np.array(offsets)
-    ref = offsets[0]
-    return float(ref + np.median([circular(o - ref, loop_s) for o in offsets]))
+        clip = [f.to_ndarray(format="bgr24") for f in c.decode(video=0)]
+    return video_offset(recording, clip, float(FRAME), loop_s)
 
 
 def _audio_offset(recording: Path, src: Path, loop_s: float) -> float:
-    """The same for audio, by cross-correlating 4 s of recorded audio with the input's."""
-    rate = 8000
-    ref, ref_start = decode_audio(src, rate)
-    one_loop = ref[: int(round(loop_s * rate))]
-    rec, rec_start = decode_audio(recording, rate)
-    at = 5 * rate
-    window = rec[at: at + 4 * rate]
-    hay = np.concatenate([one_loop, one_loop])
-    n = len(hay) + len(window)
-    corr = np.fft.irfft(np.fft.rfft(hay, n) * np.conj(np.fft.rfft(window, n)), n)[: len(one_loop)]
-    lag = int(corr.argmax())
-    return circular(lag / rate + ref_start - (rec_start + at / rate), loop_s)
+    return audio_offset(recording, src, loop_s)
 
 
 def test_audio_is_present_and_in_sync_with_video(main_run):

@@ -38,7 +38,7 @@ def add_parser(sub) -> None:
                    help="seconds to wait for a dropped publisher to reconnect (default %(default)s)")
     p.add_argument("--wait", type=float, metavar="SECONDS",
                    help="give up if no publisher arrives within this time (default: wait forever)")
-    p.add_argument("--detect-every", type=int, choices=(1, 2, 3), metavar="N",
+    p.add_argument("--detect-every", type=int, choices=(1, 2), metavar="N",
                    help="run the detector on every Nth frame, tracking in between (default: adapt to the machine)")
     p.add_argument("--analysis-size", type=int, default=1280, metavar="PIXELS",
                    help="longest side the detector sees; larger finds smaller faces in big frames but costs "

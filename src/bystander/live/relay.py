@@ -28,6 +28,7 @@ import numpy as np
 
 from ..engine import Engine, redact_frame
 from ..engine.cut import is_cut, thumbnail
+from ..engine.track import grow
 from .destination import Chunk, Destination, Recording
 from .encode import AudioPath, LiveEncoder
 from .ingest import RtmpIngest
@@ -267,45 +268,78 @@ class Relay:
 
     # Engine ------------------------------------------------------------------------------------
     def _analyse(self) -> None:
+        """Judge and redact each frame. A frame that is only coasted waits for the next detection
+        (one frame, since coasting never runs two in a row): a face that entered on it, found by that
+        detection, is covered on it as well, as the look-ahead does for files."""
         scheduler = Scheduler(self.budget, self.options.stride)
         stream = self.engine.stream()
         style = self.engine.config.style
         last_detected = None
+        known: set[int] = set()
+        pending: list[tuple[_Frame, list]] = []  # coasted frames, not yet redacted
         while True:
             item = self._frames.get()
             if item is None:
+                self._release(pending, [])
                 self._encode.put(None)
                 return
             image = item.image
             lag = time.monotonic() - item.arrival
             action = scheduler.choose(lag, self._frames.qsize())
             thumb = thumbnail(image)
-            if action is Action.COAST and is_cut(thumb, last_detected):
-                # A new shot: tracks say nothing about who is in it now.
+            if action is Action.COAST and (pending or is_cut(thumb, last_detected)):
+                # A new shot (tracks say nothing about who is in it now), or a coasted frame already
+                # waiting for a detection.
                 action = Action.DETECT if lag < self.budget.max_delay / 2 else Action.BLANK
                 scheduler.blanked()
             try:
+                if action is Action.COAST:
+                    pending.append((item, stream.coast()))
+                    self.stats.count(frames=1, coast=1)
+                    continue
                 if action is Action.DETECT:
                     t0 = time.perf_counter()
                     decisions = stream.analyse(image)
                     scheduler.detected(time.perf_counter() - t0)
                     last_detected = thumb
-                elif action is Action.COAST:
-                    decisions = stream.coast()
-                if action is Action.BLANK:
-                    redact_frame(image, style)
-                else:
+                    new = [grow(d.face.box, 0.15) for d in decisions
+                           if d.track_id is not None and d.track_id not in known]
+                    known = {t.id for t in stream.tracker.tracks}
+                    self._release(pending, new)
                     self.engine.redact_decisions(image, decisions)
-                    kept = sum(1 for d in decisions if not d.redact)
-                    self.stats.count(faces_redacted=len(decisions) - kept, faces_kept=kept)
+                    self._count_faces(decisions)
+                else:
+                    self._blank_all(pending, style)
+                    redact_frame(image, style)
             except Exception:  # never let an unjudged frame out
                 log.exception("engine failed on a frame; redacting the whole frame")
+                self._blank_all(pending, style)
                 redact_frame(image, style)
                 scheduler.blanked()
                 action = Action.BLANK
                 self.stats.count(errors=1)
             self.stats.count(frames=1, **{action.value: 1})
             self._encode.put(item)
+
+    def _release(self, pending: list, backfill: list) -> None:
+        """Redact and send the coasted frames, with the faces the detection after them found new."""
+        for item, decisions in pending:
+            self.engine.redact_decisions(item.image, decisions, backfill)
+            self._count_faces(decisions)
+            self._encode.put(item)
+        pending.clear()
+
+    def _blank_all(self, pending: list, style) -> None:
+        """Coasted frames whose detection never came in time: redacted whole."""
+        for item, _ in pending:
+            redact_frame(item.image, style)
+            self.stats.count(blank=1)
+            self._encode.put(item)
+        pending.clear()
+
+    def _count_faces(self, decisions) -> None:
+        kept = sum(1 for d in decisions if not d.redact)
+        self.stats.count(faces_redacted=len(decisions) - kept, faces_kept=kept)
 
     # Encoder -----------------------------------------------------------------------------------
     def _compress(self) -> None:

@@ -24,7 +24,8 @@ class Action(enum.Enum):
 class Budget:
     interval: float  # seconds per frame at the input's nominal rate
     max_delay: float = 0.25  # a frame older than this when its turn comes is blanked
-    max_stride: int = 3  # at most this many frames per detection
+    max_stride: int = 2  # at most this many frames per detection (the relay holds a coasted frame
+    # until the next detection, to cover faces that entered on it: one frame of added latency at most)
     share: float = 0.8  # of a frame interval that detection may take on average
 
 
