@@ -72,18 +72,20 @@ class Destination:
         return self
 
     def send(self, chunk: Chunk) -> None:
+        """Never blocks: the relay's threads (audio from the reader, video from the encoder) both
+        call this, and a slow destination must not hold either up."""
         try:
             self._queue.put_nowait(chunk)
-        except queue.Full:  # the destination cannot keep up: drop the oldest and resync at a keyframe
+            return
+        except queue.Full:
+            pass
+        # The destination cannot keep up: drop what waits and resync at the next keyframe.
+        _clear(self._queue)
+        for item in (_RESYNC, chunk):
             try:
-                self._queue.get_nowait()
-            except queue.Empty:
-                pass
-            self._queue.put_nowait(_RESYNC)
-            try:
-                self._queue.put_nowait(chunk)
+                self._queue.put_nowait(item)
             except queue.Full:
-                pass
+                return
 
     def close(self, timeout: float = 10.0) -> None:
         self._queue.put(None)
@@ -100,7 +102,10 @@ class Destination:
         return out
 
     def _open(self):
-        return av.open(self.url, "w", format="flv", timeout=(5.0, 10.0))
+        # FFmpeg's interleaver holds packets until every stream has one, for up to 10 s by default:
+        # a stream whose audio starts late (WebRTC's first audio sender report can take seconds)
+        # would send nothing meanwhile, and the server drops an idle publisher. Live waits 0.5 s.
+        return av.open(self.url, "w", format="flv", timeout=(5.0, 10.0), options=_LIVE_MUX)
 
     def _run(self) -> None:
         backoff = 1.0
@@ -211,7 +216,7 @@ class Recording(Destination):
     def _open(self):
         self._atomic = atomic_output(self.path)
         tmp = self._atomic.__enter__()
-        return av.open(str(tmp), "w", format=_format_for(self.path))
+        return av.open(str(tmp), "w", format=_format_for(self.path), options=_LIVE_MUX)
 
     def _session(self) -> bool:
         try:
@@ -230,6 +235,7 @@ def _format_for(path: Path) -> str | None:
 
 
 _RESYNC = object()
+_LIVE_MUX = {"max_interleave_delta": "500000"}
 
 
 def _clear(q: queue.Queue) -> None:

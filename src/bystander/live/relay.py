@@ -371,11 +371,13 @@ class Relay:
                     next_status += status_every
                 self._ready.wait(0.2)
             if self._ready.is_set():
-                workers = [threading.Thread(target=self._analyse, name="bystander-engine", daemon=True),
-                           threading.Thread(target=self._compress, name="bystander-encoder", daemon=True)]
+                workers = [threading.Thread(target=self._guarded, args=(self._analyse,), name="bystander-engine",
+                                            daemon=True),
+                           threading.Thread(target=self._guarded, args=(self._compress,), name="bystander-encoder",
+                                            daemon=True)]
                 for w in workers:
                     w.start()
-                while reader.is_alive():
+                while reader.is_alive() and self._error is None:
                     reader.join(0.1)
                     if time.monotonic() >= next_status:
                         self._status()
@@ -395,6 +397,17 @@ class Relay:
             raise self._error
         return self.final()
 
+    def _guarded(self, work) -> None:
+        """A worker that fails ends the relay (outputs closed) instead of leaving it hung."""
+        try:
+            work()
+        except BaseException as exc:
+            log.exception("relay worker failed")
+            self._error = exc
+            self._stopping.set()
+            _drain(self._frames)
+            _drain(self._encode)
+
     def _status(self) -> None:
         if self.on_status:
             self.on_status(self.stats.snapshot(self.destinations))
@@ -410,3 +423,13 @@ class Relay:
 def _ms(ts: int, time_base: Fraction) -> int:
     return int(round(ts * time_base * 1000))
 
+
+
+def _drain(q: queue.Queue) -> None:
+    """Empty ``q`` and leave the end marker, so that whoever waits on it finishes."""
+    while True:
+        try:
+            q.get_nowait()
+        except queue.Empty:
+            break
+    q.put_nowait(None)
