@@ -112,8 +112,12 @@ class Destination:
         while not self._stop.is_set():
             self.state = State.CONNECTING
             try:
-                finished = self._session()
+                self._session()
+                self.state = State.DONE
+                return
             except (av.error.FFmpegError, OSError) as exc:
+                if self.state is State.LIVE:  # it had worked: the next try comes soon again
+                    backoff = 1.0
                 self.error = _describe(exc, self.url)
                 log.warning("%s: %s", self.label, self.error)
                 if not self.retry:
@@ -123,11 +127,6 @@ class Destination:
                 self.retry_at = time.monotonic() + backoff
                 self._drain_for(backoff)
                 backoff = min(backoff * 2, 30.0)
-                continue
-            self.state = State.DONE
-            if finished:
-                return
-            backoff = 1.0
 
     def _drain_for(self, seconds: float) -> None:
         """Wait out the backoff, discarding what arrives (it would be stale), unless we are closed."""
@@ -141,8 +140,8 @@ class Destination:
                 self._stop.set()
                 return
 
-    def _session(self) -> bool:
-        """One connection. True when the relay closed us; raises on a connection error."""
+    def _session(self) -> None:
+        """One connection, until the relay closes us; raises on a connection error."""
         container = self._open()
         try:
             video_t, audio_t = self._templates()
@@ -164,7 +163,7 @@ class Destination:
             while True:
                 item = self._queue.get()
                 if item is None:
-                    return True
+                    return
                 if item is _RESYNC:
                     offset = None
                     early_audio.clear()
@@ -218,15 +217,14 @@ class Recording(Destination):
         tmp = self._atomic.__enter__()
         return av.open(str(tmp), "w", format=_format_for(self.path), options=_LIVE_MUX)
 
-    def _session(self) -> bool:
+    def _session(self) -> None:
         try:
-            finished = super()._session()
+            super()._session()
         except BaseException as exc:
             if self._atomic is not None:
                 self._atomic.__exit__(type(exc), exc, exc.__traceback__)
             raise
         self._atomic.__exit__(None, None, None)
-        return finished
 
 
 def _format_for(path: Path) -> str | None:

@@ -85,30 +85,22 @@ class LiveEncoder:
 class AudioPath:
     """Audio to AAC: the ingest's AAC packets pass through, other codecs are transcoded."""
 
-    def __init__(self, source: av.audio.stream.AudioStream):
+    def __init__(self, source: av.audio.stream.AudioStream | None = None, rate: int = 48000,
+                 layout: str = "stereo"):
+        """``source``: the ingest's audio stream, copied if AAC, transcoded otherwise. None: an
+        encoder for decoded frames at ``rate`` and ``layout`` (WebRTC's Opus, decoded by aiortc)."""
         self._null = av.open("/dev/null", "w", format="null")
-        self.copy = source.codec_context.name == "aac"
+        self.copy = source is not None and source.codec_context.name == "aac"
         if self.copy:
             self.stream = self._null.add_stream_from_template(source)
-        else:
-            self.stream = self._null.add_stream("aac", rate=source.codec_context.sample_rate)
-            self.stream.layout = source.codec_context.layout.name
-            self.stream.time_base = Fraction(1, source.codec_context.sample_rate)
-            self.stream.codec_context.flags |= int(av.codec.context.Flags.global_header)
-            self.stream.codec_context.open()
-
-    @classmethod
-    def for_frames(cls, rate: int = 48000, layout: str = "stereo") -> "AudioPath":
-        """An AAC encoder for decoded audio (WebRTC's Opus, decoded by aiortc)."""
-        self = cls.__new__(cls)
-        self._null = av.open("/dev/null", "w", format="null")
-        self.copy = False
+            return
+        if source is not None:
+            rate, layout = source.codec_context.sample_rate, source.codec_context.layout.name
         self.stream = self._null.add_stream("aac", rate=rate)
         self.stream.layout = layout
         self.stream.time_base = Fraction(1, rate)
         self.stream.codec_context.flags |= int(av.codec.context.Flags.global_header)
         self.stream.codec_context.open()
-        return self
 
     def encode_frame(self, frame: av.AudioFrame) -> list[av.Packet]:
         return self.stream.encode(frame)

@@ -161,19 +161,6 @@ class Relay:
         if self._encoder is not None:
             self._encoder.request_keyframe()
 
-    def _start_outputs(self, width: int, height: int, rate: Fraction, audio: AudioPath | None) -> None:
-        self._encoder = LiveEncoder(width, height, rate, self.options.kbps)
-        self._audio = audio
-        self.budget = Budget(interval=float(1 / rate), max_delay=self.options.max_delay)
-        for url in self.options.destinations:
-            self.destinations.append(Destination(url, self._templates, self._request_keyframe,
-                                                 on_latency=self.stats.latency))
-        if self.options.record:
-            self.destinations.append(Recording(self.options.record, self._templates, self._request_keyframe))
-        for d in self.destinations:
-            d.start()
-        self._ready.set()
-
     def _fan_out(self, chunk: Chunk) -> None:
         for d in self.destinations:
             d.send(chunk)
@@ -191,10 +178,20 @@ class Relay:
     def stopping(self) -> bool:
         return self._stopping.is_set()
 
-    def open_outputs(self, width: int, height: int, rate: Fraction, audio: "AudioPath | None") -> None:
-        """Set up the encoder and destinations from the first session's parameters (once)."""
-        if not self._ready.is_set():
-            self._start_outputs(width, height, rate, audio)
+    def open_outputs(self, width: int, height: int, rate: Fraction, audio: AudioPath | None) -> None:
+        """Set up the encoder and destinations from the first session's parameters (sources call
+        this once, while ``ready`` is false)."""
+        self._encoder = LiveEncoder(width, height, rate, self.options.kbps)
+        self._audio = audio
+        self.budget = Budget(interval=float(1 / rate), max_delay=self.options.max_delay)
+        for url in self.options.destinations:
+            self.destinations.append(Destination(url, self._templates, self._request_keyframe,
+                                                 on_latency=self.stats.latency))
+        if self.options.record:
+            self.destinations.append(Recording(self.options.record, self._templates, self._request_keyframe))
+        for d in self.destinations:
+            d.start()
+        self._ready.set()
 
     @property
     def has_audio(self) -> bool:
@@ -230,10 +227,9 @@ class Relay:
             out_dts = self._place(_ms(dts, p.time_base), False, arrival)
             if self._last_audio is not None and out_dts <= self._last_audio:
                 continue  # overlaps the previous session's audio
-            shift = _ms(dts, p.time_base) - out_dts
             self._last_audio = out_dts
             self._outgoing(out_dts, arrival)
-            self._fan_out(Chunk("audio", bytes(p), _ms(pts, p.time_base) - shift, out_dts, True))
+            self._fan_out(Chunk("audio", bytes(p), _ms(pts, p.time_base) - self._base, out_dts, True))
 
     @property
     def started(self) -> bool:

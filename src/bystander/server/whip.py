@@ -120,7 +120,7 @@ class WebRtcSource:
                 continue  # no sender report yet: it cannot be placed against the other track
             if kind == "video":
                 if not relay.ready:
-                    relay.open_outputs(frame.width, frame.height, self.rate, AudioPath.for_frames())
+                    relay.open_outputs(frame.width, frame.height, self.rate, AudioPath())
                     relay.new_session()
                     relay.stats.ingest = "live"
                 relay.video(frame.to_ndarray(format="bgr24"), int(round(t * 1000)), arrival)
