@@ -42,10 +42,14 @@ def show_progress(args) -> bool:
     return not getattr(args, "quiet", False) and sys.stderr.isatty()
 
 
-def add_redaction_options(p) -> None:
+def add_style_options(p) -> None:
     p.add_argument("--style", choices=[s.value for s in Style], default="blur",
                    help="how faces are redacted (default: blur, strong and irreversible)")
     p.add_argument("--everyone", action="store_true", help="ignore the registry: redact every face")
+
+
+def add_redaction_options(p) -> None:
+    add_style_options(p)
     p.add_argument("--report", metavar="JSON", help="write what was found and done to this JSON file")
     p.add_argument("--detect-threshold", type=float, default=EngineConfig.detect_threshold,
                    help="face detector score threshold (lower finds more, smaller faces; default %(default)s)")

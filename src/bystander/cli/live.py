@@ -14,7 +14,7 @@ from ..live.ingest import ListenAddress, RtmpIngest
 from ..live.relay import Relay, RelayOptions, RtmpSource
 from ..live.secret import mask, mask_url
 from ..live.stats import status_line
-from .common import build_engine
+from .common import add_style_options, build_engine
 
 HELP = """Receive a live stream over RTMP, redact every face except registered people, and publish it to
 one or more RTMP destinations (YouTube, Twitch) as H.264 + AAC at the input's frame rate, audio in sync.
@@ -44,8 +44,7 @@ def add_parser(sub) -> None:
                    help="longest side the detector sees; larger finds smaller faces in big frames but costs "
                         "more (default %(default)s)")
     p.add_argument("--stats-json", metavar="FILE", help="append a JSON status line every second to FILE ('-': stdout)")
-    p.add_argument("--style", choices=["blur", "pixelate", "solid"], default="blur")
-    p.add_argument("--everyone", action="store_true", help="ignore the registry: redact every face")
+    add_style_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no status line")
     p.set_defaults(func=run)
 

@@ -16,7 +16,7 @@ from ..engine import Engine, EngineConfig
 from ..errors import BystanderError, InputError, RegistrationError
 from ..live.ingest import ListenAddress
 from ..live.secret import mask_url
-from ..media.image import read_photo
+from ..media.image import IMAGE_SUFFIXES, read_photo
 from ..media.redact_photo import redact_photo
 from ..media.redact_video import redact_video
 from ..registry import Registry, embed_registration_photo
@@ -32,20 +32,18 @@ from .openapi import SPEC
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 OPEN = {"/healthz", "/openapi.json", "/api/setup", "/api/login"}
-PHOTO_TYPES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+PHOTO_TYPES = IMAGE_SUFFIXES - {".gif"}  # GIFs are mostly animations: not taken as photos here
 VIDEO_TYPES = {".mp4", ".mov", ".mkv", ".webm", ".m4v", ".avi"}
 
 
-def error(status: int, message: str) -> web.HTTPException:
-    cls = {400: web.HTTPBadRequest, 401: web.HTTPUnauthorized, 404: web.HTTPNotFound, 409: web.HTTPConflict,
+_ERRORS = {400: web.HTTPBadRequest, 401: web.HTTPUnauthorized, 404: web.HTTPNotFound, 409: web.HTTPConflict,
            413: web.HTTPRequestEntityTooLarge, 415: web.HTTPUnsupportedMediaType,
-           422: web.HTTPUnprocessableEntity}[status]
+           422: web.HTTPUnprocessableEntity}
+
+
+def error(status: int, message: str) -> web.HTTPException:
     kwargs = {"max_size": 0, "actual_size": 0} if status == 413 else {}
-    return cls(text=f'{{"error": {_json_str(message)}}}', content_type="application/json", **kwargs)
-
-
-def _json_str(s: str) -> str:
-    return json.dumps(s)
+    return _ERRORS[status](text=json.dumps({"error": message}), content_type="application/json", **kwargs)
 
 
 @web.middleware
@@ -54,8 +52,7 @@ async def errors_as_json(request: web.Request, handler):
         return await handler(request)
     except web.HTTPException as exc:
         if exc.content_type != "application/json" and request.path.startswith("/api"):
-            raise error(exc.status if exc.status in (400, 401, 404, 409, 413, 415, 422) else 400,
-                        exc.reason) from None
+            raise error(exc.status if exc.status in _ERRORS else 400, exc.reason) from None
         raise
     except RegistrationError as exc:
         raise error(422, str(exc)) from None
