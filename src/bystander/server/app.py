@@ -262,10 +262,7 @@ def routes(app: App) -> web.RouteTableDef:
 
     @r.get("/api/jobs/{id}")
     async def job(request):
-        j = app.jobs.get(request.match_info["id"])
-        if j is None:
-            raise error(404, "no such job")
-        return web.json_response(j.as_dict())
+        return web.json_response(_found(app.jobs.get(request.match_info["id"]), "job").as_dict())
 
     @r.get("/api/gallery")
     async def gallery(request):
@@ -273,9 +270,7 @@ def routes(app: App) -> web.RouteTableDef:
 
     @r.get("/api/gallery/{id}/file")
     async def gallery_file(request):
-        item = app.gallery.get(request.match_info["id"])
-        if item is None:
-            raise error(404, "no such item")
+        item = _found(app.gallery.get(request.match_info["id"]), "item")
         path = app.gallery.folder / item.file
         disposition = "attachment" if request.query.get("download") else "inline"
         return web.FileResponse(path, headers={
@@ -374,6 +369,12 @@ def routes(app: App) -> web.RouteTableDef:
         return web.Response(status=204)
 
     return r
+
+
+def _found(value, what: str):
+    if value is None:
+        raise error(404, f"no such {what}")
+    return value
 
 
 async def _json(request) -> dict:
