@@ -102,6 +102,8 @@ def _admin(server) -> str:
 
 def test_api_refuses_bad_input_with_4xx_json_and_keeps_what_was_saved(server, tmp_path):
     assert server.request("GET", "/api/people")[0] == 401
+    status, body = server.request("POST", "/api/setup", {"username": "admin", "password": "short"})
+    assert status == 400 and "8 characters" in body["error"]
     token = _admin(server)
     assert server.request("POST", "/api/setup", {"username": "x", "password": PASSWORD})[0] == 409
     assert server.request("POST", "/api/login", {"username": "admin", "password": "wrong-password"})[0] == 401
@@ -137,6 +139,15 @@ def test_api_refuses_bad_input_with_4xx_json_and_keeps_what_was_saved(server, tm
     assert server.request("DELETE", "/api/people/lin", token=token)[0] == 204  # embeddings deleted
     assert server.request("GET", "/api/people", token=token)[1] == []
     assert server.request("DELETE", "/api/people/lin", token=token)[0] == 404
+    assert server.request("GET", "/api/jobs/0123abcd", token=token)[0] == 404
+    assert server.request("GET", "/api/gallery/0123abcd/file", token=token)[0] == 404
+    status, body = server.request("POST", "/api/login", b"not json")
+    assert status == 400 and "JSON" in body["error"]
+    status, body = server.request("POST", "/api/live/start", token=token)
+    assert status == 400 and "destination" in body["error"]
+    status, body = server.request("POST", "/api/live/destinations", {"name": "yt", "url": "http://x/app"},
+                                  token=token)
+    assert status == 400 and "rtmp://" in body["error"]
 
 
 def _fake_camera(tmp: Path) -> Path:
