@@ -54,6 +54,7 @@ class SenderClock:
     def __init__(self, clock_rate: int):
         self.rate = clock_rate
         self._sr: tuple[int, float] | None = None  # (RTP timestamp, NTP seconds)
+        self._mapper = None  # the receiver's, which gives frames RTP time since its first frame
 
     def report(self, rtp_timestamp: int, ntp_timestamp: int) -> None:
         self._sr = (rtp_timestamp, ntp_timestamp / 2**32)
@@ -65,15 +66,26 @@ class SenderClock:
         diff = ((rtp_timestamp - rtp0 + 2**31) % 2**32) - 2**31  # RTP timestamps wrap at 32 bits
         return ntp0 + diff / self.rate
 
+    def frame_seconds(self, pts: int) -> float | None:
+        """Sender seconds of a frame aiortc decoded. Its pts counts from the stream's first RTP
+        timestamp, which sender reports do not: that origin is added back."""
+        origin = getattr(self._mapper, "_origin", None)
+        return None if origin is None else self.seconds(pts + origin)
 
-def listen_for_sender_reports(receiver, clock: SenderClock) -> None:
-    """Feed ``clock`` from the RTCP sender reports this aiortc receiver gets."""
+
+def follow_sender_clock(receiver, clock: SenderClock) -> None:
+    """Feed ``clock`` from the RTCP sender reports this aiortc receiver gets, and let it see the
+    receiver's RTP timestamp origin."""
     from aiortc.rtp import RtcpSrPacket
 
+    clock._mapper = getattr(receiver, "_RTCRtpReceiver__timestamp_mapper", None)
+    if clock._mapper is None:
+        raise RuntimeError("this aiortc keeps its RTP timestamp origin elsewhere; bystander needs aiortc 1.x")
     original = receiver._handle_rtcp_packet
 
     async def handle(packet):
-        if isinstance(packet, RtcpSrPacket):
+        # A report sent before any media (aiortc's first, for one) maps nothing: NTP and RTP are 0.
+        if isinstance(packet, RtcpSrPacket) and packet.sender_info.packet_count:
             clock.report(packet.sender_info.rtp_timestamp, packet.sender_info.ntp_timestamp)
         await original(packet)
 
@@ -86,6 +98,9 @@ class WebRtcSource:
     def __init__(self, rate: Fraction = Fraction(30)):
         self.rate = rate
         self.clocks = {"video": SenderClock(90000), "audio": SenderClock(48000)}
+        # Sender-clock seconds of the first frame placed. Times are kept relative to it: NTP
+        # seconds (~4e9) in 1/48000 units, rescaled once more inside FFmpeg, overflow 64 bits.
+        self._origin: float | None = None
         self._queue: queue.Queue = queue.Queue(maxsize=600)
         self.ended = threading.Event()
 
@@ -115,9 +130,12 @@ class WebRtcSource:
                 if self.ended.is_set():
                     return
                 continue
-            t = self.clocks[kind].seconds(frame.pts)
+            t = self.clocks[kind].frame_seconds(frame.pts)
             if t is None:
                 continue  # no sender report yet: it cannot be placed against the other track
+            if self._origin is None:
+                self._origin = t
+            t -= self._origin
             if kind == "video":
                 if not relay.ready:
                     relay.open_outputs(frame.width, frame.height, self.rate, AudioPath())
@@ -142,6 +160,6 @@ async def answer(offer_sdp: str, source: WebRtcSource):
     await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
     for transceiver in pc.getTransceivers():
         if transceiver.kind in source.clocks:
-            listen_for_sender_reports(transceiver.receiver, source.clocks[transceiver.kind])
+            follow_sender_clock(transceiver.receiver, source.clocks[transceiver.kind])
     await pc.setLocalDescription(await pc.createAnswer())
     return pc, with_bitrate_hints(pc.localDescription.sdp)
