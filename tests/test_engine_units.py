@@ -103,3 +103,67 @@ def test_lookahead_covers_a_face_that_appears_on_a_skipped_frame():
     assert done[1].backfilled == 1  # the skipped frame it entered on is covered
     assert [d.reason for d in done[3].decisions] == ["predicted"]  # carried along its track
     assert [d.reason for d in done[4].decisions] == ["everyone"]
+
+
+class ScriptedRecogniser:
+    """Embeds each face as the person its box's left edge says: x < 500 is "ana", else nobody.
+    Counts the faces it was asked about, per frame."""
+
+    def __init__(self):
+        self.asked: list[int] = []
+
+    def embed(self, frame, faces):
+        self.asked.append(len(faces))
+        return np.stack([np.array([1.0, 0.0]) if f.box[0] < 500 else np.array([0.0, 1.0]) for f in faces])
+
+
+def _recognising_engine(script):
+    from bystander.engine import Gallery
+
+    rec = ScriptedRecogniser()
+    engine = Engine(Gallery.from_people({"ana": np.array([[1.0, 0.0]])}), detector=ScriptedDetector(script),
+                    recogniser=rec)
+    return engine, rec
+
+
+def test_a_calm_registered_face_is_reverified_now_and_then_and_every_frame_with_someone_near():
+    frame = np.zeros((720, 1280, 3), np.uint8)
+    alone = [[face(100 + i, 100, 200 + i, 220)] for i in range(30)]
+    engine, rec = _recognising_engine(alone)
+    stream = engine.stream()
+    shown, checked = [], []
+    for i in range(len(alone)):
+        asked = len(rec.asked)
+        shown.append(not stream.analyse(frame)[0].redact)
+        if len(rec.asked) > asked:
+            checked.append(i)
+    assert shown[:2] == [False, False] and all(shown[2:])  # confirmed after 3 agreeing recognitions
+    assert checked == [0, 1, 2, 3, 4, 9, 14, 19, 24, 29]  # every frame until calm, then every 5th
+    # The same face with another close beside it: re-verified on every frame.
+    crowded = [[face(100, 100, 200, 220), face(210, 100, 300, 220)] for _ in range(20)]
+    engine, rec = _recognising_engine(crowded)
+    stream = engine.stream()
+    for _ in crowded:
+        stream.analyse(frame)
+    assert len(rec.asked) == 20
+
+
+def test_unknown_faces_are_rechecked_less_and_less_often():
+    frame = np.zeros((720, 1280, 3), np.uint8)
+    script = [[face(600, 100, 700, 220)] for _ in range(60)]
+    engine, rec = _recognising_engine(script)
+    stream = engine.stream()
+    assert all(stream.analyse(frame)[0].redact for _ in script)
+    # Checked at frames 0, 3, 9, 21, 36, 51: the gap doubles from 3 up to 15.
+    assert len(rec.asked) == 6
+
+
+def test_a_calm_registered_face_that_jumps_is_reverified_on_that_frame():
+    frame = np.zeros((720, 1280, 3), np.uint8)
+    script = [[face(440, 100, 540, 220)] for _ in range(12)] + [[face(505, 100, 605, 220)]]
+    engine, rec = _recognising_engine(script)
+    stream = engine.stream()
+    decisions = [stream.analyse(frame)[0] for _ in script]
+    assert not decisions[-2].redact  # Ana, calm, last verified frames ago
+    assert decisions[-1].track_id == decisions[-2].track_id  # the tracker took it for the same face...
+    assert decisions[-1].redact  # ...but it moved too far to be trusted: checked, and it is nobody

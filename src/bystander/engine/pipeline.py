@@ -33,7 +33,15 @@ class EngineConfig:
     # Streams only:
     confirm_frames: int = 3  # recognitions in a row before a registered face is shown
     hold_frames: int = 8  # frames a missed face stays redacted at its last place
-    recheck_unknown: int = 3  # re-run recognition on an unknown face every this many frames
+    # Re-run recognition on an unknown face after this many frames, doubling after each attempt
+    # that matches no one, up to ``recheck_unknown_max``.
+    recheck_unknown: int = 3
+    recheck_unknown_max: int = 15
+    # A confirmed registered face is re-verified every frame while anything could have swapped it
+    # for someone else (a jump, a miss, another face near it); once calm for ``calm_frames``
+    # detections, every ``reverify_every`` frames.
+    reverify_every: int = 5
+    calm_frames: int = 5
     threads: int = 1
 
 
@@ -161,6 +169,19 @@ class Stream:
                 decisions.append(Decision(face, t.id, None, t.similarity, True, "predicted"))
         return decisions
 
+    def _due(self, t) -> bool:
+        """Whether track ``t`` (detected now) is recognised on this frame. Unknown faces are checked
+        now and then, since they stay redacted meanwhile anyway; candidates every frame until
+        confirmed; confirmed faces as ``EngineConfig.reverify_every`` says."""
+        cfg = self.engine.config
+        if t.candidate is None:
+            wait = cfg.recheck_unknown << max(0, min(t.unmatched - 1, 8))
+            return t.since_recognised >= min(wait, cfg.recheck_unknown_max)
+        if t.streak < cfg.confirm_frames or t.since_recognised >= cfg.reverify_every or t.calm < cfg.calm_frames:
+            return True
+        near = grow(t.box, 1.0)
+        return any(o is not t and iou(near, o.box) > 0 for o in self.tracker.tracks)
+
     def analyse(self, frame: np.ndarray) -> list[Decision]:
         eng, cfg = self.engine, self.engine.config
         faces = eng.detect(frame)
@@ -169,13 +190,11 @@ class Stream:
             t.since_recognised += 1
         decisions: list[Decision] = []
         if eng.recognising:
-            # Registered candidates are re-verified every frame; unknown faces only now and then,
-            # since they stay redacted meanwhile anyway.
-            due = [t for t in seen if t.face.size >= cfg.min_recognisable
-                   and (t.candidate is not None or t.since_recognised >= cfg.recheck_unknown)]
+            due = [t for t in seen if t.face.size >= cfg.min_recognisable and self._due(t)]
             for t, m in zip(due, eng.recognise(frame, [t.face for t in due])):
                 t.since_recognised = 0
                 t.similarity = m.similarity
+                t.unmatched = 0 if m.person is not None else t.unmatched + 1
                 if m.person is not None and m.person == t.candidate:
                     t.streak += 1
                 elif m.person is not None:

@@ -54,8 +54,10 @@ class Track:
     streak: int = 0  # recognitions in a row that agreed on ``candidate``
     similarity: float | None = None
     since_recognised: int = 10**9  # frames since the last recognition attempt
+    unmatched: int = 0  # recognitions in a row that matched no one
     last_seen: int = 0  # frame index of the latest detection
     velocity: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # box change per frame
+    calm: int = 0  # detections in a row, each overlapping the one before by half or more
 
     def predicted(self, frame: int) -> tuple[float, float, float, float]:
         """Where the face should be at ``frame`` if it kept moving as between its last detections."""
@@ -94,6 +96,7 @@ class Tracker:
             used_f.add(fi)
             t = self.tracks[ti]
             new = faces[fi].box
+            t.calm = t.calm + 1 if t.misses == 0 and iou(t.box, new) >= 0.5 else 0
             if t.misses == 0:
                 gap = max(1, self.frame - t.last_seen)
                 t.velocity = tuple((n - o) / gap for n, o in zip(new, t.box))
@@ -107,6 +110,7 @@ class Tracker:
                 continue
             t.misses += 1
             t.face = None
+            t.calm = 0
             t.previous = t.box
             if t.misses <= self.hold:
                 t.box = grow(t.box, 0.05)
