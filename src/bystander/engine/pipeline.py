@@ -42,7 +42,7 @@ class EngineConfig:
     # detections, every ``reverify_every`` frames.
     reverify_every: int = 5
     calm_frames: int = 5
-    threads: int = 1
+    threads: int = 2  # onnxruntime threads for detection: 720p takes 15 ms on two against 25 on one
 
 
 class Engine:

@@ -87,7 +87,7 @@ def redact_video(engine: Engine, src: Path, dst: Path, *, crf: int = 20, preset:
             if progress:
                 progress(result.frames, result.expected_frames)
 
-        for frame in reader.frames(on_audio):
+        for frame in reader.frames(on_audio, prefetch=4):
             for item in look.push(frame.image, frame):
                 emit(item)
         for item in look.flush():

@@ -107,8 +107,19 @@ class VideoReader:
         self.damage.append(d)
         log.warning("%s", d)
 
-    def frames(self, on_audio: Callable[[av.Packet], None]) -> Iterator[DecodedFrame]:
-        """Decoded video frames in order; audio packets go to ``on_audio`` as they come."""
+    def frames(self, on_audio: Callable[[av.Packet], None], prefetch: int = 0) -> Iterator[DecodedFrame]:
+        """Decoded video frames in order; audio packets go to ``on_audio`` as they come (on the
+        caller's thread). With ``prefetch``, decoding runs that many items ahead on its own thread."""
+        items = self._items()
+        if prefetch:
+            items = in_background(items, prefetch)
+        for item in items:
+            if isinstance(item, DecodedFrame):
+                yield item
+            else:
+                on_audio(item)
+
+    def _items(self) -> Iterator[DecodedFrame | av.Packet]:
         streams = [self.video] + ([self.audio] if self.audio else [])
         tb = self.time_base
         last_pts = None
@@ -124,7 +135,7 @@ class VideoReader:
                 break
             if packet.stream is self.audio:
                 if packet.dts is not None:
-                    on_audio(packet)
+                    yield packet
                 continue
             try:
                 frames = packet.decode()
@@ -141,6 +152,44 @@ class VideoReader:
                 yield DecodedFrame(image, pts, tb, self.decoded)
                 last_pts = pts
                 self.decoded += 1
+
+
+def in_background(items: Iterator, depth: int) -> Iterator:
+    """``items`` produced on a thread of its own, at most ``depth`` ahead of the consumer
+    (FFmpeg's decoding and conversion release the GIL). An error there is raised here, in order.
+    The producer stops when the consumer does."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put((done, None))
+        except BaseException as exc:
+            q.put((done, exc))
+
+    thread = threading.Thread(target=produce, name="bystander-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, exc = q.get()
+            if item is done:
+                if exc is not None:
+                    raise exc
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 class VideoWriter:
