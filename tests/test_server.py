@@ -441,9 +441,12 @@ def test_whip_keeps_audio_and_video_in_sync_through_sender_reports(server, tmp_p
         recordings = dst.recordings()
     assert recordings, server.log.read_text()
     flashes, bursts = onsets(max(recordings, key=lambda r: r.stat().st_size))
-    # Audio joins a little after video (until its first sender report), so pair only those heard.
-    offsets = [o for o in (min((b - f for b in bursts), key=abs, default=1.0) for f in flashes) if abs(o) < 0.5]
-    assert len(offsets) >= 8, (flashes, bursts)
+    # Audio joins a little after video (until its first sender report), so pair only those heard. The
+    # first two seconds are left out: aiortc reports when it sent a packet, not when it was captured,
+    # and its first sends (encoders starting) run late.
+    offsets = [o for o in (min((b - f for b in bursts), key=abs, default=1.0) for f in flashes if f > 2.0)
+               if abs(o) < 0.5]
+    assert len(offsets) >= 7, (flashes, bursts)
     measure(f"WHIP publisher with known sync: audio {np.median(offsets) * 1000:+.0f} ms from video "
             f"at the destination (range {min(offsets) * 1000:+.0f}..{max(offsets) * 1000:+.0f} ms, "
             f"{len(offsets)} flashes)")

@@ -240,10 +240,14 @@ def test_non_video_input_exits_2_with_one_line(media, tmp_path, kind, message):
     assert not out.exists()
 
 
+@needs_ffmpeg
 def test_interrupted_run_leaves_no_output(media, tmp_path):
+    # The 1080p clip played 6 times: long enough that the interrupt lands mid-run.
+    src = tmp_path / "long.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-stream_loop", "5", "-i", str(MEDIA / "facenet_pytorch" / "video.mp4"),
+                    "-c", "copy", str(src)], check=True)
     out = tmp_path / "out.mp4"
-    cmd = [sys.executable, "-m", "bystander", "--home", str(tmp_path), "video",
-           str(MEDIA / "facenet_pytorch" / "video.mp4"), "-o", str(out), "--everyone"]
+    cmd = [sys.executable, "-m", "bystander", "--home", str(tmp_path), "video", str(src), "-o", str(out), "--everyone"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
     deadline = time.time() + 60
     while time.time() < deadline and not list(tmp_path.glob(".out.*")):

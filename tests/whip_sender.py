@@ -23,12 +23,18 @@ BURST_S = 0.1
 
 
 class _Clock:
+    """Both tracks' timeline. It starts a little after the first frame is asked for, so that the
+    other track, asked a moment later, is not behind from its first frame (a catch-up burst would
+    make the sender's own reports map its timestamps late)."""
+
+    LEAD = 0.3
+
     def __init__(self):
         self.start: float | None = None
 
     async def until(self, t: float) -> None:
         if self.start is None:
-            self.start = time.monotonic()
+            self.start = time.monotonic() + self.LEAD
         delay = self.start + t - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
