@@ -248,7 +248,9 @@ def test_interrupted_run_leaves_no_output(media, tmp_path):
                     "-c", "copy", str(src)], check=True)
     out = tmp_path / "out.mp4"
     cmd = [sys.executable, "-m", "bystander", "--home", str(tmp_path), "video", str(src), "-o", str(out), "--everyone"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    # Python ignores SIGINT if its parent did (a background job's does): the child gets the default back.
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 60
     while time.time() < deadline and not list(tmp_path.glob(".out.*")):
         time.sleep(0.1)

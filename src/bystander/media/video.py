@@ -162,20 +162,23 @@ def in_background(items: Iterator, depth: int) -> Iterator:
     done = object()
     stop = threading.Event()
 
+    def hand_on(entry) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        q.put((item, None), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not hand_on((item, None)):
                     return
-            q.put((done, None))
+            hand_on((done, None))
         except BaseException as exc:
-            q.put((done, exc))
+            hand_on((done, exc))
 
     thread = threading.Thread(target=produce, name="bystander-reader", daemon=True)
     thread.start()
