@@ -59,3 +59,15 @@ def test_boxes_map_back_from_the_analysis_size(media, engine, size):
     scaled = engine.with_config(analysis_size=size).detect(img)
     assert len(native) == len(scaled) == 1
     assert iou(native[0].box, scaled[0].box) > 0.8
+
+
+def test_the_downscaled_threshold_applies_only_to_frames_the_detector_shrinks(media):
+    from bystander.engine.detect import YuNet
+
+    photo = cv2.imread(str(media / "facenet_pytorch" / "multiface.jpg"))
+    big = cv2.resize(photo, (1920, 1080))  # analysed at 1280: shrunk
+    fits = cv2.resize(photo, (1280, 720))  # analysed as it is
+    plain = YuNet(threshold=0.4)
+    lowered = YuNet(threshold=0.4, downscaled_threshold=0.05)
+    assert len(lowered.detect(big)) > len(plain.detect(big))
+    assert [f.box for f in lowered.detect(fits)] == [f.box for f in plain.detect(fits)]

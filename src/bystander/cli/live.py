@@ -12,7 +12,7 @@ from pathlib import Path
 from ..errors import BystanderError
 from ..live.ingest import ListenAddress, RtmpIngest
 from ..live.relay import Relay, RelayOptions, RtmpSource
-from ..live.schedule import DETECT_THREADS
+from ..live.schedule import DETECT_THREADS, DOWNSCALED_THRESHOLD
 from ..live.secret import mask, mask_url
 from ..live.stats import status_line
 from .common import add_style_options, build_engine
@@ -66,7 +66,8 @@ def run(args) -> int:
     logging.basicConfig(level=logging.WARNING, format="bystander: %(message)s", stream=sys.stderr)
     for h in logging.getLogger().handlers:
         h.addFilter(_Masking(secrets))
-    engine = build_engine(args, analysis_size=args.analysis_size, threads=DETECT_THREADS)
+    engine = build_engine(args, analysis_size=args.analysis_size, threads=DETECT_THREADS,
+                          downscaled_threshold=DOWNSCALED_THRESHOLD)
     stats_out = _open_stats(args.stats_json)
     interactive = not args.quiet and sys.stderr.isatty()
 

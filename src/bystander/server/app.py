@@ -15,7 +15,7 @@ from aiohttp import web
 from ..engine import Engine, EngineConfig
 from ..errors import BystanderError, InputError, RegistrationError
 from ..live.ingest import ListenAddress
-from ..live.schedule import DETECT_THREADS
+from ..live.schedule import DETECT_THREADS, DOWNSCALED_THRESHOLD
 from ..live.secret import mask_url
 from ..media.image import IMAGE_SUFFIXES, read_photo
 from ..media.redact_photo import redact_photo
@@ -96,6 +96,10 @@ class App:
         """An engine with the registry as it is now; its own recogniser (OpenCV's dnn is not thread-safe)."""
         with self.registry() as reg:
             return Engine(reg.gallery(), self.config, detector=self._detector)
+
+    def live_engine(self) -> Engine:
+        """The engine under live mode's detection settings (``live.schedule``)."""
+        return self.engine().with_config(threads=DETECT_THREADS, downscaled_threshold=DOWNSCALED_THRESHOLD)
 
     # Uploads stream to disk; more than the limit is refused and nothing is kept.
     async def save_upload(self, field, allowed: set[str], kind: str) -> Path:
@@ -316,7 +320,7 @@ def routes(app: App) -> web.RouteTableDef:
         urls = [d["url"] for d in app.live_settings.destinations()]
         if not urls:
             raise error(400, "add a destination first (YouTube, Twitch: URL and stream key)")
-        engine = app.engine().with_config(threads=DETECT_THREADS)
+        engine = app.live_engine()
         await asyncio.get_running_loop().run_in_executor(
             None, lambda: app.live.start_rtmp(engine, app.listen, app.live_settings.ingest_key, urls))
         return web.json_response({"running": True, "destinations": [mask_url(u) for u in urls]}, status=202)
@@ -338,7 +342,7 @@ def routes(app: App) -> web.RouteTableDef:
             raise error(400, f"the offer could not be used: {exc}") from None
         loop = asyncio.get_running_loop()
         app.whip = pc
-        app.live.start(app.engine().with_config(threads=DETECT_THREADS), source, urls,
+        app.live.start(app.live_engine(), source, urls,
                        on_end=lambda: asyncio.run_coroutine_threadsafe(pc.close(), loop))
         return web.Response(status=201, text=sdp, content_type="application/sdp",
                             headers={"Location": "/api/live/whip"})
