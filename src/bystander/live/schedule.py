@@ -19,8 +19,9 @@ from dataclasses import dataclass
 DETECT_THREADS = 1
 # Above 1280 px the detector sees a downscaled copy; live has no look-ahead to recover the small
 # faces that this loses, so it detects there with a lower threshold (1080p pedestrian clip, faces of
-# 20 px or more missed at 1280: 76 of 550 at 0.4, 27 at 0.3).
-DOWNSCALED_THRESHOLD = 0.3
+# 20 px or more missed at 1280: 76 of 550 at 0.4, 27 at 0.3, 7 at 0.2). The price is more blurred
+# patches that are not faces.
+DOWNSCALED_THRESHOLD = 0.2
 
 
 class Action(enum.Enum):
