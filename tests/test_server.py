@@ -413,15 +413,19 @@ navigator.mediaDevices.getUserMedia = async (want) => {
 def test_browser_audio_and_video_arrive_in_sync(server, tmp_path):
     """Chromium's own sender reports, mapped by the relay, keep a flash and its tone burst together
     at the destination (within 40 ms), whatever order their packets arrive in."""
-    from whip_sender import onsets
+    from whip_sender import sync_offsets
 
     recording = _live_from_the_browser(server, tmp_path, [], seconds=10, init_script=SYNCED_CAMERA)
-    flashes, bursts = onsets(recording)
-    offsets = [o for o in (min((b - f for b in bursts), key=abs, default=1.0) for f in flashes) if abs(o) < 0.5]
-    assert len(offsets) >= 7, (flashes, bursts)
-    measure(f"browser (Chromium) with a known sync: audio {np.median(offsets) * 1000:+.0f} ms from video at the "
-            f"destination (range {min(offsets) * 1000:+.0f}..{max(offsets) * 1000:+.0f} ms, {len(offsets)} flashes)")
+    _assert_in_sync(sync_offsets(recording), "browser (Chromium)")
+
+
+def _assert_in_sync(offsets: list[float], sender: str) -> None:
+    """At least 7 flashes paired with their bursts, every one within 40 ms."""
+    assert len(offsets) >= 7, offsets
+    measure(f"{sender} with a known sync: audio {np.median(offsets) * 1000:+.0f} ms from video at the destination "
+            f"(range {min(offsets) * 1000:+.0f}..{max(offsets) * 1000:+.0f} ms, {len(offsets)} flashes)")
     assert all(abs(o) <= 0.040 for o in offsets), offsets
+
 
 @pytest.mark.skipif(not Path("/usr/lib/nginx/modules/ngx_rtmp_module.so").exists(),
                     reason="needs Debian's nginx and libnginx-mod-rtmp (make test installs them)")
@@ -429,7 +433,7 @@ def test_whip_keeps_audio_and_video_in_sync_through_sender_reports(server, tmp_p
     """A publisher whose flashes and tone bursts start together: at the destination they still
     do, within 40 ms, because each track is placed on the sender's clock, not by arrival."""
     from live_harness import Destination
-    from whip_sender import onsets, publish
+    from whip_sender import publish, sync_offsets
 
     with Destination(tmp_path / "rec") as dst:
         token = _admin(server)
@@ -440,14 +444,7 @@ def test_whip_keeps_audio_and_video_in_sync_through_sender_reports(server, tmp_p
         time.sleep(1)
         recordings = dst.recordings()
     assert recordings, server.log.read_text()
-    flashes, bursts = onsets(max(recordings, key=lambda r: r.stat().st_size))
-    # Audio joins a little after video (until its first sender report), so pair only those heard. The
-    # first two seconds are left out: aiortc reports when it sent a packet, not when it was captured,
-    # and its first sends (encoders starting) run late.
-    offsets = [o for o in (min((b - f for b in bursts), key=abs, default=1.0) for f in flashes if f > 2.0)
-               if abs(o) < 0.5]
-    assert len(offsets) >= 7, (flashes, bursts)
-    measure(f"WHIP publisher with known sync: audio {np.median(offsets) * 1000:+.0f} ms from video "
-            f"at the destination (range {min(offsets) * 1000:+.0f}..{max(offsets) * 1000:+.0f} ms, "
-            f"{len(offsets)} flashes)")
-    assert all(abs(o) <= 0.040 for o in offsets), offsets
+    # The first two seconds are left out: aiortc reports when it sent a packet, not when it was
+    # captured, and its first sends (encoders starting) run late.
+    offsets = sync_offsets(max(recordings, key=lambda r: r.stat().st_size), after=2.0)
+    _assert_in_sync(offsets, "WHIP publisher (aiortc)")

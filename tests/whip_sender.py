@@ -2,7 +2,7 @@
 
 aiortc sends, a WebRTC implementation apart from the browser's: every second a white flash
 and a 1 kHz tone burst start together, both paced by one clock, and its RTCP sender
-reports say so. ``onsets`` finds both in a recording.
+reports say so. ``onsets`` finds both in a recording, ``sync_offsets`` pairs them.
 """
 
 from __future__ import annotations
@@ -123,3 +123,11 @@ def onsets(recording: Path) -> tuple[list[float], list[float]]:
                         bursts.append(t)
                     quiet_until = t + 0.5
     return flashes, bursts
+
+
+def sync_offsets(recording: Path, after: float = 0.0) -> list[float]:
+    """For each flash after ``after`` seconds, seconds from it to the nearest burst. Flashes with no
+    burst within 0.5 s (before the audio joined) are left out."""
+    flashes, bursts = onsets(recording)
+    nearest = (min((b - f for b in bursts), key=abs, default=1.0) for f in flashes if f > after)
+    return [o for o in nearest if abs(o) < 0.5]

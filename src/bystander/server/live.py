@@ -8,6 +8,7 @@ is (re)generated.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -108,9 +109,9 @@ class LiveRunner:
         self._thread.start()
 
     def start_rtmp(self, engine: Engine, listen: ListenAddress, key: str, urls: list[str]) -> None:
-        ingest = RtmpIngest(listen, key)
-        ingest.__enter__()  # nginx is up (or this raises) before we answer the page
-        self.start(engine, RtmpSource(ingest, grace=60.0), urls, on_end=lambda: ingest.__exit__(None, None, None))
+        resources = contextlib.ExitStack()
+        ingest = resources.enter_context(RtmpIngest(listen, key))  # nginx is up (or this raises) before we answer
+        self.start(engine, RtmpSource(ingest, grace=60.0), urls, on_end=resources.close)
 
     def _on_status(self, s: dict) -> None:
         self.status = s

@@ -72,24 +72,22 @@ class SenderClock:
         origin = getattr(self._mapper, "_origin", None)
         return None if origin is None else self.seconds(pts + origin)
 
+    def follow(self, receiver) -> None:
+        """Take this aiortc receiver's RTCP sender reports, and see its RTP timestamp origin."""
+        from aiortc.rtp import RtcpSrPacket
 
-def follow_sender_clock(receiver, clock: SenderClock) -> None:
-    """Feed ``clock`` from the RTCP sender reports this aiortc receiver gets, and let it see the
-    receiver's RTP timestamp origin."""
-    from aiortc.rtp import RtcpSrPacket
+        self._mapper = getattr(receiver, "_RTCRtpReceiver__timestamp_mapper", None)
+        if self._mapper is None:
+            raise RuntimeError("this aiortc keeps its RTP timestamp origin elsewhere; bystander needs aiortc 1.x")
+        original = receiver._handle_rtcp_packet
 
-    clock._mapper = getattr(receiver, "_RTCRtpReceiver__timestamp_mapper", None)
-    if clock._mapper is None:
-        raise RuntimeError("this aiortc keeps its RTP timestamp origin elsewhere; bystander needs aiortc 1.x")
-    original = receiver._handle_rtcp_packet
+        async def handle(packet):
+            # A report sent before any media (aiortc's first, for one) maps nothing: NTP and RTP are 0.
+            if isinstance(packet, RtcpSrPacket) and packet.sender_info.packet_count:
+                self.report(packet.sender_info.rtp_timestamp, packet.sender_info.ntp_timestamp)
+            await original(packet)
 
-    async def handle(packet):
-        # A report sent before any media (aiortc's first, for one) maps nothing: NTP and RTP are 0.
-        if isinstance(packet, RtcpSrPacket) and packet.sender_info.packet_count:
-            clock.report(packet.sender_info.rtp_timestamp, packet.sender_info.ntp_timestamp)
-        await original(packet)
-
-    receiver._handle_rtcp_packet = handle
+        receiver._handle_rtcp_packet = handle
 
 
 class WebRtcSource:
@@ -160,6 +158,6 @@ async def answer(offer_sdp: str, source: WebRtcSource):
     await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
     for transceiver in pc.getTransceivers():
         if transceiver.kind in source.clocks:
-            follow_sender_clock(transceiver.receiver, source.clocks[transceiver.kind])
+            source.clocks[transceiver.kind].follow(transceiver.receiver)
     await pc.setLocalDescription(await pc.createAnswer())
     return pc, with_bitrate_hints(pc.localDescription.sdp)
