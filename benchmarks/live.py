@@ -113,7 +113,7 @@ def run(name, clip, size, register, seconds, tmp: Path, extra_args=()) -> dict:
         "worst_gap_ms": gaps.max() * 1000,
         "p50": final["latency_ms_p50"], "p95": final["latency_ms_p95"],
         "cpu": (cpu1 - cpu0) / (t1 - t0) / len(os.sched_getaffinity(0)),
-        "frames": final["frames"], "coast": final["coast"], "blank": final["blank"],
+        "frames": final["frames"], "reduced": final["reduced"], "coast": final["coast"], "blank": final["blank"],
     }
     if not register:
         row["faces"], row["sharp"] = sharp_faces(clip, size, recording, loop_s)
@@ -135,11 +135,12 @@ def main() -> int:
             rows.append(run(name, clip, size, register, a.seconds, Path(tmp), extra))
             print(f"done {name}", file=sys.stderr)
     print(f"{'run':8} {'length s':>8} {'fps out':>8} {'worst gap ms':>12} {'p50 ms':>7} {'p95 ms':>7} "
-          f"{'CPU (2 cores)':>13} {'frames':>7} {'no-detect':>9} {'whole':>6} {'faces>=20px sharp':>18}")
+          f"{'CPU (2 cores)':>13} {'frames':>7} {'smaller':>7} {'no-detect':>9} {'whole':>6} {'faces>=20px sharp':>18}")
     for r in rows:
         faces = f"{r['sharp']}/{r['faces']}" if "faces" in r else "-"
         print(f"{r['run']:8} {r['seconds']:8.1f} {r['fps_out']:8.3f} {r['worst_gap_ms']:12.0f} {r['p50']:7.1f} "
-              f"{r['p95']:7.1f} {r['cpu'] * 100:12.0f}% {r['frames']:7d} {r['coast']:9d} {r['blank']:6d} {faces:>18}")
+              f"{r['p95']:7.1f} {r['cpu'] * 100:12.0f}% {r['frames']:7d} {r['reduced']:7d} {r['coast']:9d} {r['blank']:6d} "
+              f"{faces:>18}")
     return 0
 
 

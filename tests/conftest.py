@@ -112,7 +112,7 @@ class ScriptedDetector:
     def __init__(self, script):
         self.script = list(script)
 
-    def detect(self, frame):
+    def detect(self, frame, analysis_size=None):
         return self.script.pop(0)
 
 

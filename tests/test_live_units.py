@@ -4,7 +4,7 @@ import numpy as np
 
 from bystander.engine import Engine
 from bystander.live.encode import youtube_bitrate
-from bystander.live.schedule import Action, Budget, Scheduler
+from bystander.live.schedule import Action, Budget, Scheduler, analysis_sizes
 from bystander.live.secret import mask, mask_url
 from conftest import ScriptedDetector
 from conftest import face_at as face
@@ -83,3 +83,32 @@ def test_live_command_rejects_bad_arguments_with_one_line(home):
         assert proc.returncode == 2, proc.stderr
         assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
         assert "secret-dest-key" not in proc.stderr
+
+
+def test_scheduler_detects_on_a_smaller_copy_before_it_skips_frames():
+    sizes = analysis_sizes(1280, 720, 1280)
+    assert sizes == (1280, 853)  # a 20 px face stays 13 px
+    assert analysis_sizes(1920, 1080, 1280) == (1280,)  # already analysed at two thirds
+    s = Scheduler(Budget(interval=1 / 30), sizes=sizes)
+    assert s.choose(0.0, backlog=0) is Action.DETECT and s.analysis_size == 1280
+    s.detected(0.035)  # over the frame's share at full size
+    assert s.reduced and s.analysis_size == 853
+    for _ in range(20):  # the smaller copy fits: every frame is detected there
+        assert s.choose(0.0, backlog=0) is Action.DETECT
+        s.detected(0.018)
+    assert s.analysis_size == 853
+    for _ in range(40):  # much cheaper now (a quiet scene): back to full size
+        s.choose(0.0, backlog=0)
+        s.detected(0.005)
+    assert not s.reduced and s.analysis_size == 1280
+
+
+def test_scheduler_skips_frames_only_when_the_smaller_copy_is_too_slow():
+    s = Scheduler(Budget(interval=1 / 30), sizes=(1280, 853))
+    actions = []
+    for _ in range(40):
+        a = s.choose(lag=0.005, backlog=0)
+        if a is Action.DETECT:
+            s.detected(0.080 if s.analysis_size == 1280 else 0.045)
+        actions.append(a)
+    assert s.reduced and actions[-6:] == [Action.DETECT, Action.COAST] * 3

@@ -66,3 +66,22 @@ def test_a_face_too_small_to_recognise_is_never_registered(media, with_gallery):
     tiny = cv2.resize(img, None, fx=0.06, fy=0.06, interpolation=cv2.INTER_AREA)
     decisions = engine.analyse_photo(tiny)
     assert decisions and all(d.redact and d.reason == "too-small" for d in decisions)
+
+
+def test_a_faint_detection_is_never_registered(media, with_gallery):
+    """Recognition needs a clear detection (MIN_RECOGNITION_SCORE); a faint one stays redacted."""
+    import dataclasses
+
+    from bystander.engine import MIN_RECOGNITION_SCORE, Engine
+    from conftest import ScriptedDetector
+
+    fr = media / "face_recognition"
+    engine = with_gallery({"obama": [fr / "obama.jpg"]})
+    img = read_photo(fr / "obama.jpg").bgr
+    (face,) = engine.detect(img)
+    faint = dataclasses.replace(face, score=MIN_RECOGNITION_SCORE - 0.05)
+    scripted = Engine(engine.gallery, engine.config, ScriptedDetector([[face], [faint]]), engine.recogniser)
+    (clear,) = scripted.analyse_photo(img)
+    assert not clear.redact and clear.person == "obama"
+    (dim,) = scripted.analyse_photo(img)
+    assert dim.redact and dim.reason == "faint" and dim.person is None

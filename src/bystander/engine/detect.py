@@ -19,8 +19,9 @@ _STRIDES = (8, 16, 32)
 
 
 class Detector(Protocol):
-    def detect(self, frame: np.ndarray) -> list[Face]:
-        """Faces in a BGR uint8 frame, in that frame's pixel coordinates."""
+    def detect(self, frame: np.ndarray, analysis_size: int | None = None) -> list[Face]:
+        """Faces in a BGR uint8 frame, in that frame's pixel coordinates. ``analysis_size``
+        overrides the longest side the detector looks at, for this frame only."""
         ...
 
 
@@ -69,19 +70,22 @@ class YuNet:
         self._names = [o.name for o in self._session.get_outputs()]
         self._priors: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
 
-    def _prepare(self, frame: np.ndarray) -> tuple[np.ndarray, float]:
+    def _prepare(self, frame: np.ndarray, analysis_size: int) -> tuple[np.ndarray, float]:
         h, w = frame.shape[:2]
-        scale = min(1.0, self.analysis_size / max(h, w))
+        scale = min(1.0, analysis_size / max(h, w))
         if scale < 1.0:
-            frame = cv2.resize(frame, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+            # Bilinear down to half size: INTER_AREA costs 5 ms more on 1080p to 1280 (non-integer
+            # ratio) and found no more faces (pedestrian clip: 27 of 1106 missed against 29).
+            interp = cv2.INTER_LINEAR if scale >= 0.5 else cv2.INTER_AREA
+            frame = cv2.resize(frame, (round(w * scale), round(h * scale)), interpolation=interp)
         sh, sw = frame.shape[:2]
         ph, pw = -(-sh // 32) * 32, -(-sw // 32) * 32
         blob = np.zeros((1, 3, ph, pw), np.float32)
         blob[0, :, :sh, :sw] = frame.transpose(2, 0, 1)
         return blob, scale
 
-    def detect(self, frame: np.ndarray) -> list[Face]:
-        blob, scale = self._prepare(frame)
+    def detect(self, frame: np.ndarray, analysis_size: int | None = None) -> list[Face]:
+        blob, scale = self._prepare(frame, analysis_size or self.analysis_size)
         threshold = self.threshold
         if scale < 1.0 and self.downscaled_threshold is not None:
             threshold = min(threshold, self.downscaled_threshold)

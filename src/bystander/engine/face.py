@@ -46,7 +46,7 @@ class Decision:
     person: str | None  # the registered person it was confirmed as, or None
     similarity: float | None
     redact: bool
-    reason: str  # "registered", "unknown", "too-small", "everyone", "unconfirmed", "held", "trail",
+    reason: str  # "registered", "unknown", "too-small", "faint", "everyone", "unconfirmed", "held", "trail",
     # "predicted" (a frame the detector skipped: the track's predicted place)
 
     @property

@@ -17,6 +17,11 @@ DEFAULT_THRESHOLD = 0.52
 # interpolation and identities blur together: such faces are always bystanders.
 MIN_RECOGNISABLE = 40.0
 
+# Detections scored below this (profiles, motion blur, part of a face) are not recognised either,
+# and stay redacted. On the Hamilton clip every match to the registered face came from a detection
+# scored 0.9 or more, while a third of the embeddings computed went to detections below 0.5.
+MIN_RECOGNITION_SCORE = 0.7
+
 
 @dataclass(frozen=True)
 class Gallery:

@@ -15,7 +15,7 @@ import numpy as np
 
 from .detect import Detector, YuNet
 from .face import Decision, Face, Match
-from .match import DEFAULT_THRESHOLD, MIN_RECOGNISABLE, Gallery
+from .match import DEFAULT_THRESHOLD, MIN_RECOGNISABLE, MIN_RECOGNITION_SCORE, Gallery
 from .recognise import SFace
 from .redact import Style, redact_region
 from .track import Tracker, grow, iou
@@ -27,6 +27,7 @@ class EngineConfig:
     analysis_size: int = 1280  # longest side the detector sees; larger frames are downscaled
     match_threshold: float = DEFAULT_THRESHOLD
     min_recognisable: float = MIN_RECOGNISABLE
+    min_recognition_score: float = MIN_RECOGNITION_SCORE
     everyone: bool = False  # ignore the registry: redact every face
     style: Style = Style.BLUR
     shape: str = "ellipse"
@@ -74,13 +75,21 @@ class Engine:
         same_detector = all(getattr(config, k) == getattr(self.config, k) for k in knobs)
         return Engine(self.gallery, config, self.detector if same_detector else None, self._recogniser)
 
-    def detect(self, frame: np.ndarray) -> list[Face]:
-        return self.detector.detect(frame)
+    def detect(self, frame: np.ndarray, analysis_size: int | None = None) -> list[Face]:
+        return self.detector.detect(frame, analysis_size)
+
+    def unrecognisable(self, face: Face) -> str | None:
+        """Why ``face`` cannot be recognised ("too-small", "faint"), or None if it can."""
+        if face.size < self.config.min_recognisable:
+            return "too-small"
+        if face.score < self.config.min_recognition_score:
+            return "faint"
+        return None
 
     def recognise(self, frame: np.ndarray, faces: list[Face]):
-        """Matches for ``faces``; faces too small to recognise get no match and are not embedded."""
+        """Matches for ``faces``; faces that cannot be recognised get no match and are not embedded."""
         out = [Match(None, 0.0)] * len(faces)
-        idx = [i for i, f in enumerate(faces) if f.size >= self.config.min_recognisable]
+        idx = [i for i, f in enumerate(faces) if self.unrecognisable(f) is None]
         if idx and self.recognising:
             emb = self.recogniser.embed(frame, [faces[i] for i in idx])
             for i, m in zip(idx, self.gallery.match(emb, self.config.match_threshold)):
@@ -94,8 +103,8 @@ class Engine:
             return [Decision(f, None, None, None, True, reason) for f in faces]
         decisions = []
         for f, m in zip(faces, self.recognise(frame, faces)):
-            if f.size < self.config.min_recognisable:
-                decisions.append(Decision(f, None, None, None, True, "too-small"))
+            if self.unrecognisable(f):
+                decisions.append(Decision(f, None, None, None, True, self.unrecognisable(f)))
             elif m.person is None:
                 decisions.append(Decision(f, None, None, m.similarity, True, "unknown"))
             else:
@@ -184,15 +193,16 @@ class Stream:
         near = grow(t.box, 1.0)
         return any(o is not t and iou(near, o.box) > 0 for o in self.tracker.tracks)
 
-    def analyse(self, frame: np.ndarray) -> list[Decision]:
+    def analyse(self, frame: np.ndarray, analysis_size: int | None = None) -> list[Decision]:
+        """Decisions for the next frame; ``analysis_size`` overrides the detector's for this frame."""
         eng, cfg = self.engine, self.engine.config
-        faces = eng.detect(frame)
+        faces = eng.detect(frame, analysis_size)
         seen, held = self.tracker.update(faces)
         for t in seen:
             t.since_recognised += 1
         decisions: list[Decision] = []
         if eng.recognising:
-            due = [t for t in seen if t.face.size >= cfg.min_recognisable and self._due(t)]
+            due = [t for t in seen if eng.unrecognisable(t.face) is None and self._due(t)]
             for t, m in zip(due, eng.recognise(frame, [t.face for t in due])):
                 t.since_recognised = 0
                 t.similarity = m.similarity
@@ -207,9 +217,9 @@ class Stream:
             f = t.face
             if not eng.recognising:
                 decisions.append(Decision(f, t.id, None, None, True, "everyone" if cfg.everyone else "unknown"))
-            elif f.size < cfg.min_recognisable:
+            elif eng.unrecognisable(f):
                 t.candidate, t.streak = None, 0
-                decisions.append(Decision(f, t.id, None, None, True, "too-small"))
+                decisions.append(Decision(f, t.id, None, None, True, eng.unrecognisable(f)))
             elif t.candidate is not None and t.streak >= cfg.confirm_frames:
                 decisions.append(Decision(f, t.id, t.candidate, t.similarity, False, "registered"))
             elif t.candidate is not None:

@@ -32,7 +32,7 @@ from ..engine.track import grow
 from .destination import Chunk, Destination, Recording
 from .encode import AudioPath, LiveEncoder
 from .ingest import RtmpIngest
-from .schedule import Action, Budget, Scheduler
+from .schedule import Action, Budget, Scheduler, analysis_sizes
 from .stats import LiveStats
 
 log = logging.getLogger(__name__)
@@ -267,7 +267,9 @@ class Relay:
         """Judge and redact each frame. A frame that is only coasted waits for the next detection
         (one frame, since coasting never runs two in a row): a face that entered on it, found by that
         detection, is covered on it as well, as the look-ahead does for files."""
-        scheduler = Scheduler(self.budget, self.options.stride)
+        enc = self._encoder
+        scheduler = Scheduler(self.budget, self.options.stride,
+                              analysis_sizes(enc.width, enc.height, self.engine.config.analysis_size))
         stream = self.engine.stream()
         style = self.engine.config.style
         last_detected = None
@@ -295,7 +297,9 @@ class Relay:
                     continue
                 if action is Action.DETECT:
                     t0 = time.perf_counter()
-                    decisions = stream.analyse(image)
+                    decisions = stream.analyse(image, scheduler.analysis_size)
+                    if scheduler.reduced:
+                        self.stats.count(reduced=1)
                     scheduler.detected(time.perf_counter() - t0)
                     last_detected = thumb
                     new = [grow(d.face.box, 0.15) for d in decisions

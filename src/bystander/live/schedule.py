@@ -1,7 +1,8 @@
 """How much analysis each live frame gets, so the output never waits and never leaks.
 
 Every frame is judged in one of three ways:
-- DETECT: the full engine (detection, tracking, recognition);
+- DETECT: the full engine (detection, tracking, recognition), on the frame or, when that costs
+  more than a frame's share of time, on a smaller copy (the first degradation);
 - COAST: no detection; tracked faces are redacted where their motion predicts (the
   degraded mode when detection costs more than a frame's share of time);
 - BLANK: the whole frame is redacted, because its faces could not be known in time.
@@ -22,6 +23,18 @@ DETECT_THREADS = 1
 # 20 px or more missed at 1280: 76 of 550 at 0.4, 27 at 0.3, 7 at 0.2). The price is more blurred
 # patches that are not faces.
 DOWNSCALED_THRESHOLD = 0.2
+# When detecting at full size costs too much, live detects on a copy this share of the frame's
+# longest side before it skips any frame: a 20 px face is 13 px there, which DOWNSCALED_THRESHOLD
+# still finds (the same scale as 1080p analysed at 1280).
+MIN_ANALYSIS_SCALE = 2 / 3
+
+
+def analysis_sizes(width: int, height: int, analysis_size: int) -> tuple[int, ...]:
+    """The longest sides the detector may look at, best first: the configured analysis size (or
+    the frame's own, if smaller), then the smallest copy that still finds 20 px faces."""
+    full = min(analysis_size, max(width, height))
+    small = round(max(width, height) * MIN_ANALYSIS_SCALE)
+    return (full, small) if small < 0.9 * full else (full,)
 
 
 class Action(enum.Enum):
@@ -40,12 +53,25 @@ class Budget:
 
 
 class Scheduler:
-    def __init__(self, budget: Budget, stride: int | None = None):
+    def __init__(self, budget: Budget, stride: int | None = None, sizes: tuple[int | None, ...] = (None,)):
+        """``sizes``: analysis sizes to choose from, best first (``analysis_sizes``)."""
         self.budget = budget
         self._fixed = stride
         self.stride = stride or 1
-        self._cost: float | None = None  # moving average of a detection's seconds
+        self._sizes = sizes
+        self._level = 0
+        self._cost: float | None = None  # moving average of a detection's seconds at the current size
         self._since = 10**9  # frames since the last detection
+
+    @property
+    def analysis_size(self) -> int | None:
+        """The longest side the next detection looks at (None: the detector's own)."""
+        return self._sizes[self._level]
+
+    @property
+    def reduced(self) -> bool:
+        """Whether detection currently runs on a smaller copy than the configured size."""
+        return self._level > 0
 
     def choose(self, lag: float, backlog: int) -> Action:
         """``lag``: seconds since this frame arrived; ``backlog``: frames waiting behind it."""
@@ -61,11 +87,25 @@ class Scheduler:
         return Action.DETECT
 
     def detected(self, seconds: float) -> None:
-        """Feed back what a detection cost; the stride follows the moving average."""
+        """Feed back what a detection cost. Over a frame's share, detection moves to a smaller copy
+        first and skips frames only there; it moves back when the larger size would fit with room
+        to spare (its cost estimated by area, which overstates the part recognition takes)."""
         self._cost = seconds if self._cost is None else 0.9 * self._cost + 0.1 * seconds
-        if self._fixed is None:
-            need = math.ceil(self._cost / (self.budget.interval * self.budget.share))
-            self.stride = max(1, min(self.budget.max_stride, need))
+        if self._fixed is not None:
+            return
+        limit = self.budget.interval * self.budget.share
+        if self._cost > limit and self._level + 1 < len(self._sizes):
+            self._cost *= self._area(self._level + 1, self._level)
+            self._level += 1
+        elif self._level > 0 and self._cost * self._area(self._level - 1, self._level) < 0.7 * limit:
+            self._cost *= self._area(self._level - 1, self._level)
+            self._level -= 1
+        need = math.ceil(self._cost / limit)
+        self.stride = max(1, min(self.budget.max_stride, need))
+
+    def _area(self, to: int, frm: int) -> float:
+        a, b = self._sizes[to], self._sizes[frm]
+        return 1.0 if a is None or b is None else (a / b) ** 2
 
     def blanked(self) -> None:
         """After a blanked frame (late, or the engine failed) tracks are stale: the next frame detects."""

@@ -34,7 +34,8 @@ class LiveStats:
         self._cpu0 = time.process_time()
         self.frames_in = RateMeter()
         self.frames_out = RateMeter()
-        self.counts = collections.Counter()  # frames, detect, coast, blank, errors, faces_redacted, faces_kept
+        # frames, detect (of which reduced: on a smaller copy), coast, blank, errors, faces_redacted, faces_kept
+        self.counts = collections.Counter()
         self._latency: collections.deque = collections.deque(maxlen=3000)
         self._all_latency: list[float] = []
         self.ingest = "waiting"
@@ -70,7 +71,7 @@ class LiveStats:
             "latency_ms_p50": None if p50 is None else round(p50 * 1000, 1),
             "latency_ms_p95": None if p95 is None else round(p95 * 1000, 1),
             "cpu_share": round((time.process_time() - self._cpu0) / max(wall, 1e-6) / _cores(), 3),
-            **{k: counts.get(k, 0) for k in ("frames", "detect", "coast", "blank", "errors",
+            **{k: counts.get(k, 0) for k in ("frames", "detect", "reduced", "coast", "blank", "errors",
                                              "faces_redacted", "faces_kept")},
             "destinations": [d.status() for d in destinations],
         }
@@ -80,7 +81,7 @@ def status_line(s: dict) -> str:
     lat = "-" if s["latency_ms_p50"] is None else f"+{s['latency_ms_p50']:.0f} ms (p95 {s['latency_ms_p95']:.0f})"
     dests = ", ".join(f"{d['destination']}: {d['state']}" + (f" in {d['retry_in_s']:.0f} s" if "retry_in_s" in d else "")
                       for d in s["destinations"])
-    degraded = s["coast"] + s["blank"]
+    degraded = s["reduced"] + s["coast"] + s["blank"]
     return (f"ingest {s['ingest']} | in {s['fps_in']:.1f} fps, out {s['fps_out']:.1f} fps | {lat} | "
             f"faces {s['faces_redacted']} redacted, {s['faces_kept']} kept | "
             f"degraded {degraded}, blanked {s['blank']} | {dests}")

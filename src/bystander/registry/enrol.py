@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine import Engine
+from ..engine import MIN_RECOGNITION_SCORE, Engine
 from ..errors import RegistrationError
 
 # A registration photo must show its person clearly: faint detections (a face in a painting,
-# a hand) do not count as a second face, and cannot be the registered one.
-CLEAR_FACE = 0.7
+# a hand) do not count as a second face, and cannot be the registered one, as in recognition.
+CLEAR_FACE = MIN_RECOGNITION_SCORE
 
 
 def embed_registration_photo(engine: Engine, image: np.ndarray, source: str, largest: bool = False) -> np.ndarray:
