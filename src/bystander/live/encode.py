@@ -14,6 +14,8 @@ import av
 import cv2
 import numpy as np
 
+from ..media.frames import yuv420_frame
+
 TIME_BASE = Fraction(1, 1000)  # FLV's, and so the whole live path's
 
 # YouTube's recommended H.264 bitrates for live streams, upper end of each range, kbit/s (30 fps;
@@ -70,7 +72,7 @@ class LiveEncoder:
         if image.shape[0] < self.height or image.shape[1] < self.width or image.shape[0] > self.height + 1 \
                 or image.shape[1] > self.width + 1:  # the publisher changed resolution on a reconnect
             image = cv2.resize(image, (self.width, self.height), interpolation=cv2.INTER_AREA)
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image[: self.height, : self.width]), format="bgr24")
+        frame = yuv420_frame(image[: self.height, : self.width])
         frame.pts, frame.time_base = pts, TIME_BASE
         if self._force_key:
             frame.pict_type = av.video.frame.PictureType.I

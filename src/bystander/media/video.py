@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
+from .frames import yuv420_frame
 from .input_file import require_file
 
 log = logging.getLogger(__name__)
@@ -206,6 +207,7 @@ class VideoWriter:
         self.video = self.container.add_stream("libx264", rate=rate)
         self.video.width, self.video.height = width, height
         self.video.pix_fmt = "yuv420p" if even else "yuv444p"
+        self._yuv420 = even
         self.video.time_base = time_base
         self.video.codec_context.time_base = time_base
         self.video.options = {"crf": str(crf), "preset": preset}
@@ -235,7 +237,7 @@ class VideoWriter:
             self.container.mux(self.audio_out.encode(frame))
 
     def write(self, image: np.ndarray, pts: int, time_base: Fraction) -> None:
-        frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+        frame = yuv420_frame(image) if self._yuv420 else av.VideoFrame.from_ndarray(image, format="bgr24")
         frame.pts = pts
         frame.time_base = time_base
         self.container.mux(self.video.encode(frame))
