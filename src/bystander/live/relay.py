@@ -2,8 +2,9 @@
 
 Four kinds of thread, joined by short queues:
 - the reader pulls the ingest, decodes video and hands audio straight to the outputs;
-- the engine thread judges each frame (``schedule.Scheduler``) and redacts it;
-- the encoder thread compresses it once for all destinations;
+- the engine thread judges each frame (``schedule.Scheduler``);
+- the encoder thread redacts it as judged and compresses it once for all destinations (redaction
+  there keeps the engine thread free for the next frame's detection);
 - each destination writes at its own pace (``destination.Destination``).
 
 Output timestamps are the input's, shifted so a stream starts at 0; audio gets the
@@ -18,7 +19,7 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable
@@ -55,6 +56,10 @@ class _Frame:
     image: np.ndarray
     pts: int  # ms on the outgoing timeline
     arrival: float
+    # What the engine judged: the faces to redact, and faces the detection after a coasted frame
+    # found new. None (until judged, or when judged too late): the whole frame is redacted.
+    decisions: list | None = None
+    backfill: list = field(default_factory=list)
 
 
 class RtmpSource:
@@ -271,7 +276,6 @@ class Relay:
         scheduler = Scheduler(self.budget, self.options.stride,
                               analysis_sizes(enc.width, enc.height, self.engine.config.analysis_size))
         stream = self.engine.stream()
-        style = self.engine.config.style
         last_detected = None
         known: set[int] = set()
         pending: list[tuple[_Frame, list]] = []  # coasted frames, not yet redacted
@@ -306,15 +310,14 @@ class Relay:
                            if d.track_id is not None and d.track_id not in known]
                     known = {t.id for t in stream.tracker.tracks}
                     self._release(pending, new)
-                    self.engine.redact_decisions(image, decisions)
+                    item.decisions = decisions
                     self._count_faces(decisions)
                 else:
-                    self._blank_all(pending, style)
-                    redact_frame(image, style)
+                    self._blank_all(pending)
             except Exception:  # never let an unjudged frame out
                 log.exception("engine failed on a frame; redacting the whole frame")
-                self._blank_all(pending, style)
-                redact_frame(image, style)
+                self._blank_all(pending)
+                item.decisions = None
                 scheduler.blanked()
                 action = Action.BLANK
                 self.stats.count(errors=1)
@@ -322,17 +325,17 @@ class Relay:
             self._encode.put(item)
 
     def _release(self, pending: list, backfill: list) -> None:
-        """Redact and send the coasted frames, with the faces the detection after them found new."""
+        """Send the coasted frames on, with the faces the detection after them found new."""
         for item, decisions in pending:
-            self.engine.redact_decisions(item.image, decisions, backfill)
+            item.decisions, item.backfill = decisions, backfill
             self._count_faces(decisions)
             self._encode.put(item)
         pending.clear()
 
-    def _blank_all(self, pending: list, style) -> None:
-        """Coasted frames whose detection never came in time: redacted whole."""
+    def _blank_all(self, pending: list) -> None:
+        """Coasted frames whose detection never came in time: sent on to be redacted whole."""
         for item, _ in pending:
-            redact_frame(item.image, style)
+            item.decisions = None
             self.stats.count(blank=1)
             self._encode.put(item)
         pending.clear()
@@ -342,11 +345,25 @@ class Relay:
         self.stats.count(faces_redacted=len(decisions) - kept, faces_kept=kept)
 
     # Encoder -----------------------------------------------------------------------------------
+    def _redact(self, item: _Frame) -> None:
+        style = self.engine.config.style
+        try:
+            if item.decisions is None:
+                redact_frame(item.image, style)
+            else:
+                self.engine.redact_decisions(item.image, item.decisions, item.backfill)
+        except Exception:  # never let an unredacted frame out
+            log.exception("redaction failed on a frame; redacting the whole frame")
+            redact_frame(item.image, style)
+            self.stats.count(errors=1)
+
     def _compress(self) -> None:
         enc = self._encoder
         arrivals: dict[int, float] = {}
         while True:
             item = self._encode.get()
+            if item is not None:
+                self._redact(item)
             packets = enc.flush() if item is None else enc.encode(item.image, item.pts)
             if item is not None:
                 arrivals[item.pts] = item.arrival

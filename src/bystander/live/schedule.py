@@ -49,7 +49,7 @@ class Budget:
     max_delay: float = 0.25  # a frame older than this when its turn comes is blanked
     max_stride: int = 2  # at most this many frames per detection (the relay holds a coasted frame
     # until the next detection, to cover faces that entered on it: one frame of added latency at most)
-    share: float = 0.8  # of a frame interval that detection may take on average
+    share: float = 0.95  # of a frame interval that detection may take on average
 
 
 class Scheduler:
@@ -80,7 +80,11 @@ class Scheduler:
             self.blanked()
             return Action.BLANK
         may_coast = self._since + 1 < b.max_stride
-        if may_coast and (self._since + 1 < self.stride or backlog > 0):
+        # Behind by more than a frame: skip detection here to catch up. A frame only a little late
+        # (one slow detection before it) is detected still: coasted, it would wait for the next
+        # detection anyway, and go out later than its own detection would let it.
+        behind = lag > b.interval or backlog > 1
+        if may_coast and (self._since + 1 < self.stride or behind):
             self._since += 1
             return Action.COAST
         self._since = 0
