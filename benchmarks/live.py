@@ -7,9 +7,9 @@ Each run publishes a real clip, scaled up and looped to --seconds, in real time 
 and its steadiness (from the recording's timestamps), added latency p50/p95 (bystander's own
 measure: a frame's arrival at the ingest to its hand-off to the destination socket), CPU share of
 all cores for the bystander process while streaming, frames tracked without detection and frames
-redacted whole. At 1080p (the pedestrian clip, faces 20-100 px), every face of 20 px or more that the
-detector finds offline at full resolution in the input is looked for in the recorded output:
-``faces left sharp`` must be 0.
+redacted whole. On the pedestrian clip (faces 20-100 px at 1080p, 13-67 px at 720p), every face of
+20 px or more that the detector finds offline at full resolution in the input is looked for in the
+recorded output: ``faces left sharp`` counts those left sharp.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from live_harness import (FRAME, Bystander, Destination, build_looped_input, cir
 MEDIA = ROOT.parent / "shared" / "media"
 RUNS = [
     ("720p30", MEDIA / "face_recognition" / "short_hamilton_clip.mp4", (1280, 720), True),
+    ("720p30-crowd", MEDIA / "facenet_pytorch" / "video.mp4", (1280, 720), False),
     ("1080p30", MEDIA / "facenet_pytorch" / "video.mp4", (1920, 1080), False),
 ]
 KEY = "bench-key"
@@ -134,11 +135,11 @@ def main() -> int:
             extra = ["--analysis-size", str(a.analysis_size)] if a.analysis_size else []
             rows.append(run(name, clip, size, register, a.seconds, Path(tmp), extra))
             print(f"done {name}", file=sys.stderr)
-    print(f"{'run':8} {'length s':>8} {'fps out':>8} {'worst gap ms':>12} {'p50 ms':>7} {'p95 ms':>7} "
+    print(f"{'run':12} {'length s':>8} {'fps out':>8} {'worst gap ms':>12} {'p50 ms':>7} {'p95 ms':>7} "
           f"{'CPU (2 cores)':>13} {'frames':>7} {'smaller':>7} {'no-detect':>9} {'whole':>6} {'faces>=20px sharp':>18}")
     for r in rows:
         faces = f"{r['sharp']}/{r['faces']}" if "faces" in r else "-"
-        print(f"{r['run']:8} {r['seconds']:8.1f} {r['fps_out']:8.3f} {r['worst_gap_ms']:12.0f} {r['p50']:7.1f} "
+        print(f"{r['run']:12} {r['seconds']:8.1f} {r['fps_out']:8.3f} {r['worst_gap_ms']:12.0f} {r['p50']:7.1f} "
               f"{r['p95']:7.1f} {r['cpu'] * 100:12.0f}% {r['frames']:7d} {r['reduced']:7d} {r['coast']:9d} {r['blank']:6d} "
               f"{faces:>18}")
     return 0

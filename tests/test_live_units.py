@@ -87,16 +87,16 @@ def test_live_command_rejects_bad_arguments_with_one_line(home):
 
 def test_scheduler_detects_on_a_smaller_copy_before_it_skips_frames():
     sizes = analysis_sizes(1280, 720, 1280)
-    assert sizes == (1280, 853)  # a 20 px face stays 13 px
+    assert sizes == (1280, 960)  # a 20 px face stays 15 px
     assert analysis_sizes(1920, 1080, 1280) == (1280,)  # already analysed at two thirds
     s = Scheduler(Budget(interval=1 / 30), sizes=sizes)
     assert s.choose(0.0, backlog=0) is Action.DETECT and s.analysis_size == 1280
     s.detected(0.035)  # over the frame's share at full size
-    assert s.reduced and s.analysis_size == 853
+    assert s.reduced and s.analysis_size == 960
     for _ in range(20):  # the smaller copy fits: every frame is detected there
         assert s.choose(0.0, backlog=0) is Action.DETECT
         s.detected(0.018)
-    assert s.analysis_size == 853
+    assert s.analysis_size == 960
     for _ in range(40):  # much cheaper now (a quiet scene): back to full size
         s.choose(0.0, backlog=0)
         s.detected(0.005)
@@ -104,7 +104,7 @@ def test_scheduler_detects_on_a_smaller_copy_before_it_skips_frames():
 
 
 def test_scheduler_skips_frames_only_when_the_smaller_copy_is_too_slow():
-    s = Scheduler(Budget(interval=1 / 30), sizes=(1280, 853))
+    s = Scheduler(Budget(interval=1 / 30), sizes=(1280, 960))
     actions = []
     for _ in range(40):
         a = s.choose(lag=0.005, backlog=0)
