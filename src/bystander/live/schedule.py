@@ -3,8 +3,9 @@
 Every frame is judged in one of three ways:
 - DETECT: the full engine (detection, tracking, recognition), on the frame or, when that costs
   more than a frame's share of time, on a smaller copy (the first degradation);
-- COAST: no detection; tracked faces are redacted where their motion predicts (the
-  degraded mode when detection costs more than a frame's share of time);
+- COAST: no detection; tracked faces are redacted where their motion predicts (the second
+  degradation, when even the smaller copy costs more than a frame's share of time, or the frame is
+  more than an interval late);
 - BLANK: the whole frame is redacted, because its faces could not be known in time.
 """
 
