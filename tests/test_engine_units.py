@@ -167,3 +167,16 @@ def test_a_calm_registered_face_that_jumps_is_reverified_on_that_frame():
     assert not decisions[-2].redact  # Ana, calm, last verified frames ago
     assert decisions[-1].track_id == decisions[-2].track_id  # the tracker took it for the same face...
     assert decisions[-1].redact  # ...but it moved too far to be trusted: checked, and it is nobody
+
+
+def test_a_registered_face_whose_detection_turns_faint_is_redacted_on_that_frame():
+    from bystander.engine import MIN_RECOGNITION_SCORE
+
+    frame = np.zeros((720, 1280, 3), np.uint8)
+    script = [[face(100, 100, 200, 220)] for _ in range(6)]
+    script.append([face(100, 100, 200, 220, score=MIN_RECOGNITION_SCORE - 0.05)])
+    engine, rec = _recognising_engine(script)
+    stream = engine.stream()
+    decisions = [stream.analyse(frame)[0] for _ in script]
+    assert not decisions[-2].redact  # Ana, confirmed
+    assert decisions[-1].redact and decisions[-1].reason == "faint"

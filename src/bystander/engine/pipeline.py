@@ -103,8 +103,8 @@ class Engine:
             return [Decision(f, None, None, None, True, reason) for f in faces]
         decisions = []
         for f, m in zip(faces, self.recognise(frame, faces)):
-            if self.unrecognisable(f):
-                decisions.append(Decision(f, None, None, None, True, self.unrecognisable(f)))
+            if why := self.unrecognisable(f):
+                decisions.append(Decision(f, None, None, None, True, why))
             elif m.person is None:
                 decisions.append(Decision(f, None, None, m.similarity, True, "unknown"))
             else:
@@ -217,9 +217,9 @@ class Stream:
             f = t.face
             if not eng.recognising:
                 decisions.append(Decision(f, t.id, None, None, True, "everyone" if cfg.everyone else "unknown"))
-            elif eng.unrecognisable(f):
+            elif why := eng.unrecognisable(f):
                 t.candidate, t.streak = None, 0
-                decisions.append(Decision(f, t.id, None, None, True, eng.unrecognisable(f)))
+                decisions.append(Decision(f, t.id, None, None, True, why))
             elif t.candidate is not None and t.streak >= cfg.confirm_frames:
                 decisions.append(Decision(f, t.id, t.candidate, t.similarity, False, "registered"))
             elif t.candidate is not None:

@@ -269,7 +269,7 @@ class Relay:
 
     # Engine ------------------------------------------------------------------------------------
     def _analyse(self) -> None:
-        """Judge and redact each frame. A frame that is only coasted waits for the next detection
+        """Judge each frame (the encoder thread redacts it as judged). A frame that is only coasted waits for the next detection
         (one frame, since coasting never runs two in a row): a face that entered on it, found by that
         detection, is covered on it as well, as the look-ahead does for files."""
         enc = self._encoder
@@ -278,7 +278,7 @@ class Relay:
         stream = self.engine.stream()
         last_detected = None
         known: set[int] = set()
-        pending: list[tuple[_Frame, list]] = []  # coasted frames, not yet redacted
+        pending: list[tuple[_Frame, list]] = []  # coasted frames, not yet judged
         while True:
             item = self._frames.get()
             if item is None:
@@ -362,10 +362,11 @@ class Relay:
         arrivals: dict[int, float] = {}
         while True:
             item = self._encode.get()
-            if item is not None:
+            if item is None:
+                packets = enc.flush()
+            else:
                 self._redact(item)
-            packets = enc.flush() if item is None else enc.encode(item.image, item.pts)
-            if item is not None:
+                packets = enc.encode(item.image, item.pts)
                 arrivals[item.pts] = item.arrival
                 self.last_output = item.image
             for p in packets:

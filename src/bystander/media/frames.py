@@ -1,8 +1,8 @@
 """BGR images into frames for libx264.
 
-Given bgr24, PyAV's swscale spends ~11.7 ms of CPU on a 1080p frame to reach yuv420p; OpenCV
-converts the same picture in ~1.6 ms (BT.601, limited range, as swscale does: the results differ
-by rounding, 0.4 levels on average). At 30 fps that is a third of a core.
+OpenCV converts to yuv420p as swscale does (BT.601, limited range; 0.4 levels apart on average),
+but the picture comes back closer to the source after decoding (720p Hamilton at 4000 kbit/s: 42.9
+against 40.0 dB PSNR), and a 1080p frame's encoding costs ~1 ms less CPU than handing x264 bgr24.
 """
 
 from __future__ import annotations
