@@ -83,6 +83,48 @@ def run_cli(*args, home: Path | None = None, check: bool | None = None, env=None
     return proc
 
 
+def run_cli_tty(*args, home: Path | None = None, timeout: float = 600):
+    """The real ``bystander`` command with a pseudo-terminal as stdin, stdout and stderr, the way a
+    user runs it: progress bars and anything else that checks ``isatty`` take their terminal path.
+    Returns (exit code, everything written to the terminal)."""
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+    import time
+
+    cmd = [sys.executable, "-m", "bystander"]
+    if home is not None:
+        cmd += ["--home", str(home)]
+    cmd += [str(a) for a in args]
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a real terminal's size
+    proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+    os.close(slave)
+    out = bytearray()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            elif proc.poll() is not None:
+                break
+        code = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    return code, out.decode(errors="replace")
+
+
 def sharpness(img: np.ndarray, box) -> float:
     """Laplacian variance inside ``box``: high for a visible face, near zero once redacted."""
     x1, y1, x2, y2 = (int(round(v)) for v in box)

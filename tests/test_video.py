@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import FR, MEDIA, ROOT, measure, run_cli, score, sharpness
+from conftest import FR, MEDIA, ROOT, measure, run_cli, run_cli_tty, score, sharpness
 
 HAMILTON = FR / "short_hamilton_clip.mp4"
 INTEL = MEDIA / "intel_sample_videos"
@@ -91,6 +91,19 @@ def test_hamilton_registered_performer_stays_visible(hamilton):
     measure(f"short_hamilton_clip 3.3-7.9 s: lin kept in {kept}/{len(close)} frames")
     assert kept >= 0.6 * len(close)
 
+
+
+def test_at_a_terminal_the_progress_bar_runs_to_the_end(media, tmp_path):
+    """As the README says to run it, in a terminal: the progress bar is drawn and the video written."""
+    out = tmp_path / "out.mp4"
+    src = INTEL / "head-pose-face-detection-female-and-male.gif"
+    mp4 = tmp_path / "in.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", src, "-pix_fmt", "yuv420p", mp4], check=True)
+    code, screen = run_cli_tty("video", mp4, "-o", out, "--everyone")
+    assert code == 0, screen
+    assert "Traceback" not in screen
+    assert "56/56" in screen  # the bar knew the total and reached it
+    assert probe(out)["frames"] == 56
 
 
 def test_detecting_every_third_frame_still_covers_every_bystander(media, tmp_path):

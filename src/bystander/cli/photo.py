@@ -71,9 +71,9 @@ def _run_folder(args, src: Path, dst: Path) -> int:
         except BystanderError as exc:
             failures.append(str(exc))
             reports.append({"input": str(f), "error": str(exc)})
-        if bar:
+        if bar is not None:
             bar.update(1)
-    if bar:
+    if bar is not None:
         bar.close()
     write_report(args.report, reports)
     faces = sum(len(r.get("faces", [])) for r in reports)

@@ -49,9 +49,9 @@ def run(args) -> int:
     try:
         result = redact_video(engine, src, dst, crf=args.crf, preset=args.preset, detect_every=args.detect_every,
                               report=Path(args.report) if args.report else None,
-                              progress=progress if bar else None)
+                              progress=progress if bar is not None else None)
     finally:
-        if bar:
+        if bar is not None:
             bar.close()
     print(f"{dst}: {result.summary()}")
     for d in result.damage:
