@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -49,9 +50,14 @@ class Server:
                 time.sleep(0.2)
         raise RuntimeError(self.log.read_text())
 
+    @property
+    def setup_code(self) -> str:
+        """The first-run setup code serve printed on its console."""
+        return re.findall(r"first-run setup code: (\S+)", self.log.read_text())[-1]
+
     def request(self, method: str, path: str, body: bytes | dict | None = None, token: str | None = None,
-                files: dict | None = None, fields: dict | None = None):
-        headers = {}
+                files: dict | None = None, fields: dict | None = None, headers: dict | None = None):
+        headers = dict(headers or {})
         data = None
         if isinstance(body, dict):
             data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
@@ -63,9 +69,11 @@ class Server:
         try:
             with urllib.request.urlopen(req, timeout=120) as res:
                 raw = res.read()
+                self.last_headers = res.headers
                 return res.status, (json.loads(raw) if res.headers.get_content_type() == "application/json" else raw)
         except urllib.error.HTTPError as exc:
             raw = exc.read()
+            self.last_headers = exc.headers
             return exc.code, (json.loads(raw) if raw.startswith(b"{") else raw)
 
     def stop(self) -> None:
@@ -95,17 +103,20 @@ def server(media, tmp_path):
 
 
 def _admin(server) -> str:
-    status, body = server.request("POST", "/api/setup", {"username": "admin", "password": PASSWORD})
-    assert status == 201
+    status, body = server.request("POST", "/api/setup", {"username": "admin", "password": PASSWORD,
+                                                         "setup_code": server.setup_code})
+    assert status == 201, body
     return body["token"]
 
 
 def test_api_refuses_bad_input_with_4xx_json_and_keeps_what_was_saved(server, tmp_path):
     assert server.request("GET", "/api/people")[0] == 401
-    status, body = server.request("POST", "/api/setup", {"username": "admin", "password": "short"})
+    status, body = server.request("POST", "/api/setup", {"username": "admin", "password": "short",
+                                                         "setup_code": server.setup_code})
     assert status == 400 and "8 characters" in body["error"]
     token = _admin(server)
-    assert server.request("POST", "/api/setup", {"username": "x", "password": PASSWORD})[0] == 409
+    assert server.request("POST", "/api/setup", {"username": "x", "password": PASSWORD,
+                                                 "setup_code": "anything"})[0] == 409
     assert server.request("POST", "/api/login", {"username": "admin", "password": "wrong-password"})[0] == 401
     lin = (FR / "lin-manuel-miranda.png").read_bytes()
     status, person = server.request("POST", "/api/people", token=token, fields={"name": "lin"},
@@ -173,6 +184,7 @@ def test_pages_end_to_end_in_chromium(server, tmp_path):
         page = browser.new_page(viewport={"width": 1000, "height": 800})
         page.goto(server.url)
         page.screenshot(path=str(ARTIFACTS / "1-landing-setup.png"))
+        page.fill("#setup-form [name=setup_code]", server.setup_code)
         page.fill("#setup-form [name=username]", "admin")
         page.fill("#setup-form [name=password]", PASSWORD)
         page.click("#setup-form button")
@@ -323,6 +335,7 @@ def _live_from_the_browser(server, tmp_path: Path, args: list[str], seconds: flo
         if init_script:
             page.add_init_script(init_script)
         page.goto(server.url)
+        page.fill("#setup-form [name=setup_code]", server.setup_code)
         page.fill("#setup-form [name=username]", "admin")
         page.fill("#setup-form [name=password]", PASSWORD)
         page.click("#setup-form button")

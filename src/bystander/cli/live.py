@@ -13,7 +13,7 @@ from ..errors import BystanderError
 from ..live.ingest import ListenAddress, RtmpIngest
 from ..live.relay import Relay, RelayOptions, RtmpSource
 from ..live.schedule import DETECT_THREADS, DOWNSCALED_THRESHOLD
-from ..live.secret import mask, mask_url
+from ..live.secret import MaskSecrets, mask, mask_url
 from ..live.stats import status_line
 from .common import add_style_options, build_engine
 
@@ -65,7 +65,7 @@ def run(args) -> int:
     listen = ListenAddress.parse(args.listen)
     logging.basicConfig(level=logging.WARNING, format="bystander: %(message)s", stream=sys.stderr)
     for h in logging.getLogger().handlers:
-        h.addFilter(_Masking(secrets))
+        h.addFilter(MaskSecrets(lambda: secrets))
     engine = build_engine(args, analysis_size=args.analysis_size, threads=DETECT_THREADS,
                           downscaled_threshold=DOWNSCALED_THRESHOLD)
     stats_out = _open_stats(args.stats_json)
@@ -73,7 +73,7 @@ def run(args) -> int:
 
     def on_status(s: dict) -> None:
         if stats_out is not None:
-            stats_out.write(json.dumps(s) + "\n")
+            stats_out.write(mask(json.dumps(s), secrets) + "\n")
             stats_out.flush()
         if interactive:
             print("\r\x1b[2K" + mask(status_line(s), secrets), end="", file=sys.stderr, flush=True)
@@ -95,7 +95,7 @@ def run(args) -> int:
         print(file=sys.stderr)
     final["event"] = "end"
     if stats_out is sys.stdout:
-        print(json.dumps(final))
+        print(mask(json.dumps(final), secrets))
     print(mask(_summary(final), secrets), file=sys.stderr)
     return 0 if final["frames"] or args.wait is None else 1
 
@@ -114,13 +114,3 @@ def _open_stats(target: str | None):
         return sys.stdout
     return open(target, "a", encoding="utf-8")
 
-
-class _Masking(logging.Filter):
-    def __init__(self, secrets):
-        super().__init__()
-        self.secrets = secrets
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = mask(record.getMessage(), self.secrets)
-        record.args = ()
-        return True

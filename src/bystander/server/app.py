@@ -1,11 +1,12 @@
-"""The aiohttp application: JSON API under /api (bearer token), pages and /healthz open."""
+"""The aiohttp application: JSON API under /api (bearer token, or the session cookie for media),
+pages and /healthz open."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
+import os
 import shutil
 from pathlib import Path
 
@@ -13,75 +14,70 @@ import numpy as np
 from aiohttp import web
 
 from ..engine import Engine, EngineConfig
-from ..errors import BystanderError, InputError, RegistrationError
+from ..errors import BystanderError, InputError
 from ..live.ingest import ListenAddress
 from ..live.schedule import DETECT_THREADS, DOWNSCALED_THRESHOLD
 from ..live.secret import mask_url
-from ..media.image import IMAGE_SUFFIXES, read_photo
+from ..media.image import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, read_photo
 from ..media.redact_photo import redact_photo
 from ..media.redact_video import redact_video
 from ..registry import Registry, embed_registration_photo
 from ..registry.store import check_name
-from .auth import Auth
+from .auth import SESSION_TTL, AlreadySetUp, Auth
+from .errors import error, errors_as_json
 from .gallery import Gallery, Item
+from .guard import body_limit, host_and_origin, security_headers
 from .jobs import Job, Jobs
-from .live import LiveRunner, LiveSettings
-from .whip import WebRtcSource
-from .whip import answer as whip_answer
+from .limits import DEFAULT_MAX_VIDEO_PIXELS, SMALL_BODY
+from .live import LiveRunner, LiveSettings, split_destination
 from .openapi import SPEC
+from .throttle import Throttle
+from .uploads import clean_name, content_disposition, malformed_multipart, parts, save, text_field
+from .whip import BadOffer, WebRtcSource
+from .whip import answer as whip_answer
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
-OPEN = {"/healthz", "/openapi.json", "/api/setup", "/api/login"}
+OPEN = {"/healthz", "/openapi.json", "/api/setup", "/api/login", "/api/logout"}
 PHOTO_TYPES = IMAGE_SUFFIXES - {".gif"}  # GIFs are mostly animations: not taken as photos here
 VIDEO_TYPES = {".mp4", ".mov", ".mkv", ".webm", ".m4v", ".avi"}
+COOKIE = "bystander_session"
+SECRET_FILES = ("admin.json", "live.json", "registry.sqlite3", "registry.sqlite3-wal", "registry.sqlite3-shm",
+                "registry.sqlite3-journal")
 
 
-_ERRORS = {400: web.HTTPBadRequest, 401: web.HTTPUnauthorized, 404: web.HTTPNotFound, 409: web.HTTPConflict,
-           413: web.HTTPRequestEntityTooLarge, 415: web.HTTPUnsupportedMediaType,
-           422: web.HTTPUnprocessableEntity}
-
-
-def error(status: int, message: str) -> web.HTTPException:
-    kwargs = {"max_size": 0, "actual_size": 0} if status == 413 else {}
-    return _ERRORS[status](text=json.dumps({"error": message}), content_type="application/json", **kwargs)
-
-
-@web.middleware
-async def errors_as_json(request: web.Request, handler):
-    try:
-        return await handler(request)
-    except web.HTTPException as exc:
-        if exc.content_type != "application/json" and request.path.startswith("/api"):
-            raise error(exc.status if exc.status in _ERRORS else 400, exc.reason) from None
-        raise
-    except RegistrationError as exc:
-        raise error(422, str(exc)) from None
-    except (InputError, BystanderError) as exc:
-        raise error(415 if isinstance(exc, InputError) else 400, str(exc)) from None
+def _token(request: web.Request) -> str | None:
+    """The bearer token; for reads only, the HttpOnly session cookie (how <img> and <video> sign
+    in without a token in the URL). A change needs the header, which no other site can set."""
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        return header[7:]
+    return request.cookies.get(COOKIE) if request.method in ("GET", "HEAD") else None
 
 
 @web.middleware
 async def require_token(request: web.Request, handler):
     if request.path.startswith("/api") and request.path not in OPEN:
-        header = request.headers.get("Authorization", "")
-        token = header[7:] if header.startswith("Bearer ") else request.query.get("token")
-        if not request.app["auth"].check(token):
-            raise error(401, "sign in first: missing or expired token")
+        if not request.app["auth"].check(_token(request)):
+            raise error(401, "sign in first: missing or expired session")
     return await handler(request)
 
 
 class App:
     def __init__(self, home: Path, max_upload_mb: int = 500, config: EngineConfig = EngineConfig(),
-                 rtmp_listen: str = "rtmp://0.0.0.0:1935/live"):
+                 rtmp_listen: str = "rtmp://0.0.0.0:1935/live", session_ttl: float = SESSION_TTL,
+                 max_pixels: int = DEFAULT_MAX_PIXELS, max_video_pixels: int = DEFAULT_MAX_VIDEO_PIXELS):
         self.home = home
+        _private(home)
         self.listen = ListenAddress.parse(rtmp_listen)
         self.live_settings = LiveSettings(home / "live.json")
         self.live = LiveRunner()
         self.whip = None  # the browser's peer connection while it is live
         self.max_upload = max_upload_mb * 1024 * 1024
+        self.max_pixels, self.max_video_pixels = max_pixels, max_video_pixels
         self.config = config
-        self.auth = Auth(home / "admin.json")
+        self.auth = Auth(home / "admin.json", session_ttl)
+        self.throttle = Throttle()
         self.gallery = Gallery(home / "gallery")
         self.jobs = Jobs(home / "jobs")
         self.uploads = home / "uploads"
@@ -101,25 +97,23 @@ class App:
         """The engine under live mode's detection settings (``live.schedule``)."""
         return self.engine().with_config(threads=DETECT_THREADS, downscaled_threshold=DOWNSCALED_THRESHOLD)
 
-    # Uploads stream to disk; more than the limit is refused and nothing is kept.
-    async def save_upload(self, field, allowed: set[str], kind: str) -> Path:
-        name = Path(field.filename or "upload").name
+    async def save_upload(self, field, allowed: set[str], kind: str) -> tuple[str, Path]:
+        """(the name the user gave, where it was saved) of one uploaded file of an ``allowed`` type."""
+        name = clean_name(field.filename, kind)
         suffix = Path(name).suffix.lower()
         if suffix not in allowed:
             raise error(415, f"{name}: not a {kind} file bystander accepts ({', '.join(sorted(allowed))})")
-        dest = self.uploads / f"{self.gallery.new_id()}{suffix}"
-        size = 0
-        try:
-            with open(dest, "wb") as out:
-                while chunk := await field.read_chunk(1 << 20):
-                    size += len(chunk)
-                    if size > self.max_upload:
-                        raise error(413, f"{name}: larger than the {self.max_upload // (1024 * 1024)} MB limit")
-                    out.write(chunk)
-        except BaseException:
-            dest.unlink(missing_ok=True)
-            raise
-        return dest
+        return name, await save(field, self.uploads / f"{self.gallery.new_id()}{suffix}", self.max_upload, name)
+
+
+def _private(home: Path) -> None:
+    """The data folder holds embeddings, the admin hash and stream keys: owner only, also for
+    files an older version (or the CLI) created readable by all."""
+    home.mkdir(parents=True, exist_ok=True)
+    os.chmod(home, 0o700)
+    for name in SECRET_FILES:
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(home / name, 0o600)
 
 
 @contextlib.contextmanager
@@ -133,6 +127,7 @@ def named(path: Path, name: str):
 
 def routes(app: App) -> web.RouteTableDef:
     r = web.RouteTableDef()
+    loop = asyncio.get_running_loop
 
     @r.get("/")
     async def index(request):
@@ -146,6 +141,21 @@ def routes(app: App) -> web.RouteTableDef:
     async def openapi(request):
         return web.json_response(SPEC)
 
+    def throttled(request) -> str:
+        """The client's address, once it may try to sign in again (429 with Retry-After until then)."""
+        client = request.remote or "unknown"
+        if wait := app.throttle.wait(client):
+            raise error(429, f"too many failed attempts: try again in {wait} s", {"Retry-After": str(wait)})
+        app.throttle.attempt(client)
+        return client
+
+    def signed_in(request, status: int) -> web.Response:
+        token = app.auth.issue()
+        response = web.json_response({"token": token}, status=status)
+        response.set_cookie(COOKIE, token, max_age=int(app.auth.session_ttl), path="/api", httponly=True,
+                            samesite="Strict", secure=request.secure)
+        return response
+
     @r.get("/api/setup")
     async def setup_state(request):
         return web.json_response({"needed": not app.auth.set_up})
@@ -154,20 +164,38 @@ def routes(app: App) -> web.RouteTableDef:
     async def setup(request):
         if app.auth.set_up:
             raise error(409, "already set up: sign in instead")
+        client = throttled(request)
         body = await _json(request)
-        user, password = str(body.get("username", "")).strip(), str(body.get("password", ""))
-        if not user or len(password) < 8:
-            raise error(400, "choose a user name and a password of at least 8 characters")
-        app.auth.create_admin(user, password)
-        return web.json_response({"token": app.auth.issue()}, status=201)
+        if not app.auth.setup_code_ok(_text(body, "setup_code")):
+            raise error(403, "wrong or missing setup_code: give the first-run setup code that "
+                             "`bystander serve` printed on its console")
+        user, password = _text(body, "username").strip(), _text(body, "password")
+        if not user or len(user) > 64 or not user.isprintable() or len(password) < 8:
+            raise error(400, "choose a user name (up to 64 printable characters) and a password of at least "
+                             "8 characters")
+        try:
+            await loop().run_in_executor(None, app.auth.create_admin, user, password)
+        except AlreadySetUp:
+            raise error(409, "already set up: sign in instead") from None
+        app.throttle.succeeded(client)
+        return signed_in(request, 201)
 
     @r.post("/api/login")
     async def login(request):
+        client = throttled(request)
         body = await _json(request)
-        token = app.auth.login(str(body.get("username", "")), str(body.get("password", "")))
-        if token is None:
+        user, password = _text(body, "username"), _text(body, "password")
+        if not await loop().run_in_executor(None, app.auth.verify, user, password):
             raise error(401, "wrong user name or password")
-        return web.json_response({"token": token})
+        app.throttle.succeeded(client)
+        return signed_in(request, 200)
+
+    @r.post("/api/logout")
+    async def logout(request):
+        app.auth.revoke(_token(request) or request.cookies.get(COOKIE))
+        response = web.Response(status=204)
+        response.del_cookie(COOKIE, path="/api")
+        return response
 
     @r.get("/api/people")
     async def people(request):
@@ -177,15 +205,14 @@ def routes(app: App) -> web.RouteTableDef:
     @r.post("/api/people")
     async def add_person(request):
         """multipart: ``name`` and one or more ``shot`` images. All shots are checked before any is saved."""
-        reader = await request.multipart()
         name, shots = None, []
         try:
-            while (field := await reader.next()) is not None:
-                if field.name == "name":
-                    name = (await field.text()).strip()
-                elif field.name == "shot":
-                    shots.append((Path(field.filename or "shot").name,
-                                  await app.save_upload(field, PHOTO_TYPES, "photo")))
+            with malformed_multipart():
+                async for field in parts(request):
+                    if field.name == "name":
+                        name = (await text_field(field, "name")).strip()
+                    elif field.name == "shot":
+                        shots.append(await app.save_upload(field, PHOTO_TYPES, "photo"))
             if not name:
                 raise error(400, "give the person a name")
             check_name(name)
@@ -197,11 +224,11 @@ def routes(app: App) -> web.RouteTableDef:
                 vectors = []
                 for i, (label, path) in enumerate(shots, 1):
                     with named(path, f"shot {i} ({label})"):
-                        image = read_photo(path).bgr
+                        image = read_photo(path, app.max_pixels).bgr
                     vectors.append(embed_registration_photo(engine, image, f"shot {i} ({label})"))
                 return np.stack(vectors)
 
-            vectors = await asyncio.get_running_loop().run_in_executor(None, embed)
+            vectors = await loop().run_in_executor(None, embed)
             with app.registry() as reg:
                 person = reg.add(name, vectors, [label for label, _ in shots])
             return web.json_response(person.as_dict(), status=201)
@@ -218,17 +245,18 @@ def routes(app: App) -> web.RouteTableDef:
 
     @r.post("/api/photos")
     async def photo(request):
-        src = await _single_upload(request, app, PHOTO_TYPES, "photo")
+        name, src = await _single_upload(request, app, PHOTO_TYPES, "photo")
         try:
             item_id = app.gallery.new_id()
             dst = app.gallery.path_for(item_id, src.suffix if src.suffix != ".jpeg" else ".jpg")
             engine = app.engine()
-            def run():
-                with named(src, request["upload_name"]):
-                    return redact_photo(engine, src, dst, 50_000_000)
 
-            report = await asyncio.get_running_loop().run_in_executor(None, run)
-            item = app.gallery.add(Item(item_id, "photo", Path(request["upload_name"]).stem, dst.name, Gallery.now(),
+            def run():
+                with named(src, name), unreadable(name, "photo"):
+                    return redact_photo(engine, src, dst, app.max_pixels)
+
+            report = await loop().run_in_executor(None, run)
+            item = app.gallery.add(Item(item_id, "photo", Path(name).stem, dst.name, Gallery.now(),
                                         report["redacted"], report["kept"]))
             return web.json_response(item.as_dict(), status=201)
         finally:
@@ -236,21 +264,19 @@ def routes(app: App) -> web.RouteTableDef:
 
     @r.post("/api/videos")
     async def video(request):
-        src = await _single_upload(request, app, VIDEO_TYPES, "video")
-        from ..media.video import open_input
+        name, src = await _single_upload(request, app, VIDEO_TYPES, "video")
         try:
-            with named(src, request["upload_name"]):
-                open_input(src).close()  # refuse what is not a video now, not in the background
-        except BystanderError:
-            src.unlink(missing_ok=True)
+            await loop().run_in_executor(None, _check_video, src, name, app.max_video_pixels)
+        except BaseException:
+            src.unlink(missing_ok=True)  # the unredacted upload never stays behind
             raise
-        job = Job(app.gallery.new_id(), request["upload_name"])
+        job = Job(app.gallery.new_id(), name)
         engine = app.engine()
 
         def work(progress) -> str:
             try:
                 dst = app.gallery.path_for(job.id, ".mp4")
-                with named(src, job.name):
+                with named(src, job.name), unreadable(job.name, "video"):
                     result = redact_video(engine, src, dst, progress=progress)
                 app.gallery.add(Item(job.id, "video", Path(job.name).stem, dst.name, Gallery.now(),
                                      result.faces_redacted, None))
@@ -279,7 +305,8 @@ def routes(app: App) -> web.RouteTableDef:
         path = app.gallery.folder / item.file
         disposition = "attachment" if request.query.get("download") else "inline"
         return web.FileResponse(path, headers={
-            "Content-Disposition": f'{disposition}; filename="{item.name}-redacted{path.suffix}"'})
+            "Content-Disposition": content_disposition(disposition, f"{item.name}-redacted{path.suffix}"),
+            "Cache-Control": "private, no-store"})
 
     @r.get("/api/live")
     async def live_state(request):
@@ -299,13 +326,14 @@ def routes(app: App) -> web.RouteTableDef:
     @r.post("/api/live/destinations")
     async def add_destination(request):
         body = await _json(request)
-        name, url = str(body.get("name", "")).strip(), str(body.get("url", "")).strip()
-        key = str(body.get("key", "")).strip()
-        if key:
-            url = url.rstrip("/") + "/" + key
-        if not name or not url.startswith(("rtmp://", "rtmps://")):
-            raise error(400, "a destination needs a name and an rtmp:// or rtmps:// URL (and its stream key)")
-        return web.json_response(LiveSettings.public(app.live_settings.add_destination(name, url)), status=201)
+        name = _text(body, "name").strip()
+        if not name or len(name) > 100:
+            raise error(400, "a destination needs a name (up to 100 characters)")
+        try:
+            url, key = split_destination(_text(body, "url").strip(), _text(body, "key").strip())
+        except ValueError as exc:
+            raise error(400, str(exc)) from None
+        return web.json_response(LiveSettings.public(app.live_settings.add_destination(name, url, key)), status=201)
 
     @r.delete("/api/live/destinations/{id}")
     async def remove_destination(request):
@@ -317,11 +345,11 @@ def routes(app: App) -> web.RouteTableDef:
     async def live_start(request):
         if app.live.running:
             raise error(409, "already live")
-        urls = [d["url"] for d in app.live_settings.destinations()]
+        urls = app.live_settings.urls()
         if not urls:
             raise error(400, "add a destination first (YouTube, Twitch: URL and stream key)")
         engine = app.live_engine()
-        await asyncio.get_running_loop().run_in_executor(
+        await loop().run_in_executor(
             None, lambda: app.live.start_rtmp(engine, app.listen, app.live_settings.ingest_key, urls))
         return web.json_response({"running": True, "destinations": [mask_url(u) for u in urls]}, status=202)
 
@@ -332,18 +360,22 @@ def routes(app: App) -> web.RouteTableDef:
             raise error(409, "already live")
         if request.content_type != "application/sdp":
             raise error(415, "WHIP expects an application/sdp offer")
-        urls = [d["url"] for d in app.live_settings.destinations()]
+        urls = app.live_settings.urls()
         if not urls:
             raise error(400, "add a destination first (YouTube, Twitch: URL and stream key)")
+        try:
+            offer = (await request.read()).decode("utf-8")
+        except UnicodeDecodeError:
+            raise error(400, "the offer could not be used: not UTF-8 text") from None
         source = WebRtcSource()
         try:
-            pc, sdp = await whip_answer(await request.text(), source)
-        except ValueError as exc:
+            pc, sdp = await whip_answer(offer, source)
+        except BadOffer as exc:
             raise error(400, f"the offer could not be used: {exc}") from None
-        loop = asyncio.get_running_loop()
         app.whip = pc
+        event_loop = loop()
         app.live.start(app.live_engine(), source, urls,
-                       on_end=lambda: asyncio.run_coroutine_threadsafe(pc.close(), loop))
+                       on_end=lambda: asyncio.run_coroutine_threadsafe(pc.close(), event_loop))
         return web.Response(status=201, text=sdp, content_type="application/sdp",
                             headers={"Location": "/api/live/whip"})
 
@@ -352,19 +384,19 @@ def routes(app: App) -> web.RouteTableDef:
         if app.whip is not None:
             await app.whip.close()
             app.whip = None
-        await asyncio.get_running_loop().run_in_executor(None, app.live.stop)
+        await loop().run_in_executor(None, app.live.stop)
         return web.Response(status=204)
 
     @r.get("/api/live/preview.jpg")
     async def live_preview(request):
-        data = await asyncio.get_running_loop().run_in_executor(None, app.live.preview_jpeg)
+        data = await loop().run_in_executor(None, app.live.preview_jpeg)
         if data is None:
             raise error(404, "not live")
         return web.Response(body=data, content_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
     @r.post("/api/live/stop")
     async def live_stop(request):
-        await asyncio.get_running_loop().run_in_executor(None, app.live.stop)
+        await loop().run_in_executor(None, app.live.stop)
         return web.json_response({"running": app.live.running, "status": app.live.status})
 
     @r.delete("/api/gallery/{id}")
@@ -374,6 +406,37 @@ def routes(app: App) -> web.RouteTableDef:
         return web.Response(status=204)
 
     return r
+
+
+@contextlib.contextmanager
+def unreadable(name: str, kind: str):
+    """A decoder failing on an upload is the upload's fault, not a server error: PyAV, OpenCV and
+    Pillow raise their own exceptions (UnicodeDecodeError on a broken metadata tag, for one)."""
+    try:
+        yield
+    except BystanderError:
+        raise
+    except Exception as exc:
+        log.warning("%s: unreadable %s (%s)", name, kind, type(exc).__name__)
+        raise InputError(f"{name}: not a {kind} bystander can read, or corrupt") from None
+
+
+def _check_video(src: Path, name: str, max_pixels: int) -> None:
+    """Refuse now, not in the background, what is not a video or has frames too large to hold."""
+    from ..media.video import open_input
+
+    with named(src, name), unreadable(name, "video"):
+        container = open_input(src)
+        try:
+            ctx = container.streams.video[0].codec_context
+            width, height = ctx.width, ctx.height
+        finally:
+            container.close()
+    if not width or not height:
+        raise error(415, f"{name}: not a video bystander can read (no frame size)")
+    if width * height > max_pixels:
+        raise error(413, f"{name}: frames of {width}x{height} are larger than the limit of {max_pixels} pixels "
+                         f"a frame (raise it with serve --max-video-pixels)")
 
 
 def _found(value, what: str):
@@ -392,26 +455,44 @@ async def _json(request) -> dict:
     return body
 
 
-async def _single_upload(request, app: App, allowed, kind) -> Path:
+def _text(body: dict, key: str) -> str:
+    """A string field of a JSON body ('' when absent); a lone surrogate is refused, not crashed on."""
+    value = body.get(key, "")
+    if not isinstance(value, str):
+        raise error(400, f"{key}: expected a string")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise error(400, f"{key}: not valid Unicode text (a lone surrogate)") from None
+    return value
+
+
+async def _single_upload(request, app: App, allowed, kind) -> tuple[str, Path]:
     if not request.content_type.startswith("multipart/"):
         raise error(400, f"upload the {kind} as multipart/form-data, field 'file'")
-    reader = await request.multipart()
-    field = await reader.next()
-    if field is None or field.name != "file":
-        raise error(400, f"no 'file' field with the {kind}")
-    request["upload_name"] = Path(field.filename or kind).name
-    return await app.save_upload(field, allowed, kind)
+    with malformed_multipart():
+        async for field in parts(request):
+            if field.name != "file":
+                break
+            return await app.save_upload(field, allowed, kind)
+    raise error(400, f"no 'file' field with the {kind}")
 
 
 def create_app(home: Path, max_upload_mb: int = 500, config: EngineConfig = EngineConfig(),
-               rtmp_listen: str = "rtmp://0.0.0.0:1935/live") -> web.Application:
-    state = App(home, max_upload_mb, config, rtmp_listen)
-    web_app = web.Application(middlewares=[errors_as_json, require_token],
-                              client_max_size=state.max_upload + (1 << 20))
+               rtmp_listen: str = "rtmp://0.0.0.0:1935/live", session_ttl: float = SESSION_TTL,
+               max_pixels: int = DEFAULT_MAX_PIXELS, max_video_pixels: int = DEFAULT_MAX_VIDEO_PIXELS,
+               allowed_hosts: tuple[str, ...] = ("127.0.0.1",)) -> web.Application:
+    state = App(home, max_upload_mb, config, rtmp_listen, session_ttl, max_pixels, max_video_pixels)
+    # Order: errors wrap everything; a foreign Host or origin is refused before the token is looked
+    # at; big bodies are refused before anything reads them, uploads only once signed in.
+    web_app = web.Application(middlewares=[errors_as_json, host_and_origin(allowed_hosts), require_token,
+                                           body_limit(state.max_upload)],
+                              client_max_size=SMALL_BODY)
     web_app["auth"] = state.auth
     web_app["state"] = state
     web_app.add_routes(routes(state))
     web_app.router.add_static("/static", STATIC)
+    web_app.on_response_prepare.append(security_headers)
     web_app.on_cleanup.append(lambda _: _close(state))
     return web_app
 
@@ -421,4 +502,3 @@ async def _close(state: App) -> None:
         state.jobs.close()
     with contextlib.suppress(Exception):
         state.live.stop()
-

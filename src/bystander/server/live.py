@@ -1,9 +1,9 @@
 """Live mode in the web app: destinations kept server-side, and the same relay as ``bystander live``
 run for the streamer's own RTMP ingest (OBS, PRISM, Larix).
 
-Destination URLs carry the platform's stream key: they are stored in a 0600 file in the home
-folder and only ever sent back masked. The ingest key is generated here and shown once, when it
-is (re)generated.
+A destination's stream key is stored apart from its URL, in a 0600 file in the home folder, and
+only ever sent back masked. The ingest key is generated here and shown once, when it is
+(re)generated.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import cv2
 from ..engine import Engine
 from ..live.ingest import ListenAddress, RtmpIngest
 from ..live.relay import Relay, RelayOptions, RtmpSource
-from ..live.secret import mask_url
+from ..live.secret import join_key, mask_url
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +55,18 @@ class LiveSettings:
     def destinations(self) -> list[dict]:
         return self._load()["destinations"]
 
-    def add_destination(self, name: str, url: str) -> dict:
+    def urls(self) -> list[str]:
+        """Where the relay publishes: each destination's URL with its key."""
+        return [join_key(d["url"], d.get("key", "")) for d in self.destinations()]
+
+    def secrets(self) -> list[str]:
+        """What no log line may show: the ingest key, every destination key and full URL."""
         data = self._load()
-        d = {"id": secrets.token_hex(6), "name": name, "url": url}
+        return [data["ingest_key"], *(d.get("key", "") for d in data["destinations"]), *self.urls()]
+
+    def add_destination(self, name: str, url: str, key: str) -> dict:
+        data = self._load()
+        d = {"id": secrets.token_hex(6), "name": name, "url": url, "key": key}
         data["destinations"].append(d)
         self._save(data)
         return d
@@ -73,7 +82,25 @@ class LiveSettings:
 
     @staticmethod
     def public(d: dict) -> dict:
-        return {"id": d["id"], "name": d["name"], "url": mask_url(d["url"])}
+        return {"id": d["id"], "name": d["name"], "url": mask_url(join_key(d["url"], d.get("key", "")))}
+
+
+def split_destination(url: str, key: str) -> tuple[str, str]:
+    """(URL, stream key) of a destination as the user gave it: the key in its own field, or after
+    the RTMP application in the URL (``rtmp://host/app/KEY``). Raises ValueError naming the problem."""
+    if any(ord(c) < 32 or c == "\x7f" or c.isspace() for c in url + key):
+        raise ValueError("the URL and stream key may not contain spaces or control characters")
+    if not url.startswith(("rtmp://", "rtmps://")):
+        raise ValueError("a destination needs an rtmp:// or rtmps:// URL")
+    if not key:
+        scheme, _, rest = url.partition("://")
+        host, _, path = rest.partition("/")
+        app, _, key = path.partition("/")
+        url = f"{scheme}://{host}/{app}"
+        if not app or not key.strip("/"):
+            raise ValueError("a destination needs its stream key: in the key field, or after the application "
+                             "in the URL (rtmp://host/app/KEY)")
+    return url, key
 
 
 class LiveRunner:

@@ -145,19 +145,53 @@ class WebRtcSource:
                 relay.audio(relay.audio_path.encode_frame(frame), arrival)
 
 
+class BadOffer(ValueError):
+    """An SDP offer that cannot start a session; the message says why."""
+
+
+def check_offer(sdp: str) -> None:
+    """Refuse, before aiortc sees it, an offer that could only start a session that never ends:
+    one without a video track to relay, or without what ICE and DTLS need to connect."""
+    lines = [line.strip() for line in sdp.strip().splitlines()]
+    if not lines or lines[0] != "v=0":
+        raise BadOffer("not an SDP offer (it must start with v=0)")
+    media = [line for line in lines if line.startswith("m=")]
+    if not any(re.match(r"m=video \d+ [A-Z/]+ \d+", line) for line in media):
+        raise BadOffer("no video m-line: the offer must send a camera track")
+    for needed in ("a=ice-ufrag:", "a=ice-pwd:", "a=fingerprint:"):
+        if not any(line.startswith(needed) for line in lines):
+            raise BadOffer(f"no {needed.rstrip(':')} line")
+
+
 async def answer(offer_sdp: str, source: WebRtcSource):
-    """Accept a WHIP offer; returns (peer connection, answer SDP)."""
+    """Accept a WHIP offer; returns (peer connection, answer SDP). Raises BadOffer."""
     from aiortc import RTCPeerConnection, RTCSessionDescription
 
+    check_offer(offer_sdp)
     pc = RTCPeerConnection()
+    received: set[str] = set()
 
     @pc.on("track")
     def on_track(track) -> None:
+        received.add(track.kind)
         asyncio.ensure_future(source.consume(track))
 
-    await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
-    for transceiver in pc.getTransceivers():
-        if transceiver.kind in source.clocks:
-            source.clocks[transceiver.kind].follow(transceiver.receiver)
-    await pc.setLocalDescription(await pc.createAnswer())
+    @pc.on("connectionstatechange")
+    async def on_state() -> None:
+        if pc.connectionState == "failed":  # closing ends the tracks, and with them the relay
+            await pc.close()
+
+    try:
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+        if "video" not in received:
+            raise BadOffer("the offer sends no video")
+        for transceiver in pc.getTransceivers():
+            if transceiver.kind in source.clocks:
+                source.clocks[transceiver.kind].follow(transceiver.receiver)
+        await pc.setLocalDescription(await pc.createAnswer())
+    except Exception as exc:  # aiortc fails on bad SDP with AssertionError, ValueError, KeyError...
+        await pc.close()
+        if isinstance(exc, BadOffer):
+            raise
+        raise BadOffer(f"malformed SDP ({str(exc) or type(exc).__name__})") from None
     return pc, with_bitrate_hints(pc.localDescription.sdp)

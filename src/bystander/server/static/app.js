@@ -1,5 +1,6 @@
 "use strict";
 // The whole page: views switch in place; every call goes to the JSON API with the session's token.
+// Images and videos load with the HttpOnly session cookie: no token ever goes into a URL.
 const $ = (sel) => document.querySelector(sel);
 let token = sessionStorage.getItem("token");
 let stream = null;
@@ -80,7 +81,7 @@ async function loadLive() {
   });
   const preview = $("#live-preview");
   preview.hidden = !(live.running && live.status && live.status.frames > 0);
-  if (!preview.hidden) preview.src = `/api/live/preview.jpg?token=${encodeURIComponent(token)}&t=${Date.now()}`;
+  if (!preview.hidden) preview.src = `/api/live/preview.jpg?t=${Date.now()}`;
   const s = live.status;
   $("#live-status").textContent = live.error ? `Stopped: ${live.error}` : !live.running ? "Not live." :
     !s ? "Starting…" : `${s.ingest}: in ${s.fps_in} fps, out ${s.fps_out} fps, +${s.latency_ms_p50 ?? "-"} ms; ` +
@@ -113,15 +114,14 @@ function showResult(item) {
   say("");
   const media = $("#result-media");
   media.innerHTML = "";
-  const url = `${item.url}?token=${encodeURIComponent(token)}`;
   const el = document.createElement(item.kind === "video" ? "video" : "img");
-  el.src = url;
+  el.src = item.url;
   if (item.kind === "video") el.controls = true;
   el.id = "result-" + item.kind;
   media.appendChild(el);
   $("#result-info").textContent = `${item.faces_redacted} face(s) redacted` +
     (item.kept && item.kept.length ? `, kept: ${item.kept.join(", ")}` : "");
-  $("#download").href = url + "&download=1";
+  $("#download").href = `${item.url}?download=1`;
   show("result");
 }
 
@@ -206,7 +206,7 @@ async function loadGallery() {
     a.href = "#";
     a.onclick = (e) => { e.preventDefault(); showResult(item); };
     const el = document.createElement(item.kind === "video" ? "video" : "img");
-    el.src = `${item.url}?token=${encodeURIComponent(token)}`;
+    el.src = item.url;
     a.appendChild(el);
     grid.appendChild(a);
   });
@@ -234,7 +234,10 @@ $("#login-form").onsubmit = guard(async (e) => {
   const { token } = await api("/api/login", { method: "POST", body: formJSON(e.target), headers: { "Content-Type": "application/json" } });
   signedIn(token);
 });
-$("#signout").onclick = () => { sessionStorage.clear(); token = null; showLanding(); };
+$("#signout").onclick = guard(async () => {
+  await api("/api/logout", { method: "POST" });
+  sessionStorage.clear(); token = null; showLanding();
+});
 document.querySelectorAll("nav [data-view]").forEach((b) => (b.onclick = () => show(b.dataset.view)));
 document.querySelectorAll(".modes button").forEach((b) => (b.onclick = () => setMode(b.dataset.mode)));
 let touchX = null;
