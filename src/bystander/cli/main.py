@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from .. import __version__
@@ -27,16 +28,33 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would be: every cleanup that runs for Ctrl-C runs for it."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         return args.func(args)
     except (BystanderError, ModelError) as exc:
         print(f"bystander: error: {exc}", file=sys.stderr)
         return getattr(exc, "exit_code", 2)
+    except Terminated:
+        print("bystander: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("bystander: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:
+        # What the commands do not name themselves: a full disk, a file size limit, a vanished folder.
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"bystander: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ def run(args) -> int:
     write_report(args.report, report)
     kept = f", kept {', '.join(report['kept'])}" if report["kept"] else ""
     print(f"{dst}: {len(report['faces'])} face(s), {report['redacted']} redacted{kept}")
-    return 0
+    return _warn([report])
 
 
 def _run_folder(args, src: Path, dst: Path) -> int:
@@ -81,4 +81,12 @@ def _run_folder(args, src: Path, dst: Path) -> int:
     print(f"{dst}: {len(files) - len(failures)} of {len(files)} photo(s) done, {faces} face(s), {redacted} redacted")
     for msg in failures:
         print(f"bystander: failed: {msg}", file=sys.stderr)
-    return 1 if failures else 0
+    return max(_warn(reports), 1 if failures else 0)
+
+
+def _warn(reports: list[dict]) -> int:
+    """Print the reports' warnings (a multi-frame file cut to its first frame): exit code 1 if any."""
+    warnings = [r["warning"] for r in reports if "warning" in r]
+    for msg in warnings:
+        print(f"bystander: warning: {msg}", file=sys.stderr)
+    return 1 if warnings else 0

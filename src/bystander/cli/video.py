@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..errors import BystanderError
 from ..media.redact_video import redact_video
+from ..media.video import X264_PRESETS
 from .common import add_redaction_options, build_engine, refuse_overwrite, show_progress
 
 HELP = """Redact every face in a video except registered people. The output has the input's frames,
@@ -35,6 +36,8 @@ def run(args) -> int:
     refuse_overwrite(src, dst, args.force)
     if not 0 <= args.crf <= 51:
         raise BystanderError(f"--crf {args.crf}: must be between 0 and 51")
+    if args.preset not in X264_PRESETS:
+        raise BystanderError(f"--preset {args.preset}: must be one of {', '.join(X264_PRESETS)}")
     engine = build_engine(args)
     bar = None
     if show_progress(args):

@@ -1,14 +1,48 @@
-"""Write-then-rename, so a failure never leaves a half-written output."""
+"""Write-then-rename, so a failure never leaves a half-written output.
+
+A temporary file is named ``.<stem>.<pid>.<random>.part<suffix>`` beside its target. A run killed
+outright (SIGKILL, a power cut) cannot remove it; the next run writing the same target removes the
+parts whose process is gone, and only files it could have made: its own user's, named this way.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import re
+import stat
 import tempfile
 from pathlib import Path
 from typing import Iterator
 
 from ..errors import BystanderError
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process now has that pid
+        return True
+    return True
+
+
+def remove_stale_parts(path: Path) -> list[Path]:
+    """Remove the parts left beside ``path`` by runs of this user that are no longer running."""
+    pattern = re.compile(rf"\.{re.escape(path.stem)}\.(\d+)\.[^.]+\.part{re.escape(path.suffix)}")
+    removed = []
+    for part in path.parent.glob(f".{glob.escape(path.stem)}.*.part{glob.escape(path.suffix)}"):
+        m = pattern.fullmatch(part.name)
+        if not m or int(m.group(1)) == os.getpid():
+            continue
+        with contextlib.suppress(OSError):
+            st = part.lstat()
+            if stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid() and not _pid_alive(int(m.group(1))):
+                part.unlink()
+                removed.append(part)
+    return removed
 
 
 @contextlib.contextmanager
@@ -18,8 +52,9 @@ def atomic_output(path: Path) -> Iterator[Path]:
     parent = path.parent
     if not parent.is_dir():
         raise BystanderError(f"{path}: output folder {parent} does not exist")
+    remove_stale_parts(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}", dir=parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.{os.getpid()}.", suffix=f".part{path.suffix}", dir=parent)
     except OSError as exc:
         raise BystanderError(f"{path}: cannot write here ({exc.strerror})") from exc
     os.close(fd)

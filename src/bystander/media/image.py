@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -32,6 +33,8 @@ class Photo:
     grey: bool  # the input was greyscale
     format: str  # Pillow's name for the input format: JPEG, PNG, ...
     icc_profile: bytes | None
+    grey16: np.ndarray | None = None  # HxW uint16, the input's own pixels if it was 16-bit greyscale
+    frames: int = 1  # frames or pages in the file; only the first is read
 
 
 def read_photo(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
@@ -49,9 +52,12 @@ def read_photo(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
                                      f"limit {max_pixels / 1e6:g} MP; raise it with --max-pixels)")
                 fmt = im.format or "PNG"
                 icc = im.info.get("icc_profile")
+                frames = getattr(im, "n_frames", 1)
                 im.load()
                 im = ImageOps.exif_transpose(im)
-                return _to_photo(im, fmt, icc)
+                photo = _to_photo(im, fmt, icc)
+                photo.frames = frames
+                return photo
     except InputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -66,15 +72,32 @@ def read_photo(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
 
 def _to_photo(im: Image.Image, fmt: str, icc: bytes | None) -> Photo:
     alpha = None
-    grey = im.mode in ("1", "L", "LA", "I", "I;16", "F")
+    grey = im.mode in ("1", "L", "LA", "F") or im.mode.startswith("I")
     if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
         im = im.convert("RGBA")
         alpha = np.asarray(im.getchannel("A")).copy()
-    if im.mode in ("I", "I;16", "F"):
-        im = ImageOps.autocontrast(im.convert("L")) if im.mode != "L" else im
+    grey16 = None
+    if im.mode.startswith("I"):
+        # 16-bit greyscale (PNG, TIFF): Pillow's convert("L") clips at 255, which turns it white.
+        # The engine sees the top 8 bits; the 16-bit pixels are kept for the output.
+        grey16 = np.asarray(im).clip(0, 65535).astype(np.uint16)
+        im = Image.fromarray((grey16 >> 8).astype(np.uint8))
+    elif im.mode == "F":
+        im = ImageOps.autocontrast(im.convert("L"))
     rgb = np.asarray(im if im.mode == "RGB" else im.convert("RGB"))
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-    return Photo(bgr, alpha, grey, fmt, icc)
+    return Photo(bgr, alpha, grey, fmt, icc, grey16)
+
+
+def _redacted_16bit(original: np.ndarray, before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """The ``original`` 16-bit pixels, with every area the 8-bit redaction changed (``before`` to
+    ``after``) taken whole from ``after``: the bounding box of each changed region, so no original
+    detail survives inside it."""
+    out = original.copy()
+    n, _, boxes, _ = cv2.connectedComponentsWithStats((after != before).astype(np.uint8), connectivity=8)
+    for x, y, w, h, _ in boxes[1:n]:
+        out[y:y + h, x:x + w] = after[y:y + h, x:x + w].astype(np.uint16) * 257
+    return out
 
 
 def output_format(path: Path, fallback: str) -> str:
@@ -88,7 +111,10 @@ def output_format(path: Path, fallback: str) -> str:
 def write_photo(path: Path, photo: Photo, bgr: np.ndarray, quality: int = 95) -> None:
     """Write ``bgr`` (with the input's alpha and mode) to ``path`` atomically, without metadata."""
     fmt = output_format(path, photo.format)
-    if photo.grey:
+    if photo.grey16 is not None and fmt in ("PNG", "TIFF") and photo.alpha is None:
+        grey = partial(cv2.cvtColor, code=cv2.COLOR_BGR2GRAY)
+        im = Image.fromarray(_redacted_16bit(photo.grey16, grey(photo.bgr), grey(bgr)))
+    elif photo.grey:
         im = Image.fromarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
     else:
         im = Image.fromarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))

@@ -13,10 +13,15 @@ def redact_photo(engine: Engine, src: Path, dst: Path, max_pixels: int) -> dict:
     decisions = engine.analyse_photo(photo.bgr)
     out = engine.redact_decisions(photo.bgr.copy(), decisions)
     write_photo(dst, photo, out)
-    return {
+    report = {
         "input": str(src), "output": str(dst),
         "width": int(photo.bgr.shape[1]), "height": int(photo.bgr.shape[0]),
         "faces": [d.as_dict() for d in decisions],
         "redacted": sum(d.redact for d in decisions),
         "kept": sorted({d.person for d in decisions if not d.redact}),
     }
+    if photo.frames > 1:
+        # The output holds only the first frame: the others are neither redacted nor lost silently.
+        report["warning"] = (f"{src}: has {photo.frames} frames or pages; only the first was redacted and "
+                             "written" + (" (bystander video redacts an animated GIF whole)" if photo.format == "GIF" else ""))
+    return report

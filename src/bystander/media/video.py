@@ -21,11 +21,14 @@ import av
 import cv2
 import numpy as np
 
-from ..errors import InputError
+from ..errors import BystanderError, InputError
 from .frames import yuv420_frame
 from .input_file import require_file
 
 log = logging.getLogger(__name__)
+
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
+                "placebo")
 
 
 @dataclass
@@ -66,7 +69,8 @@ def _upright(image: np.ndarray, rotation: int) -> np.ndarray:
 def open_input(path: Path) -> av.container.InputContainer:
     path = require_file(path, "video")
     try:
-        container = av.open(str(path), mode="r")
+        # A damaged tag is no reason to refuse the video: its text is only copied on, never interpreted.
+        container = av.open(str(path), mode="r", metadata_errors="replace")
     except av.error.FFmpegError as exc:
         raise InputError(f"{path}: not a video bystander can read, or corrupt ({exc.strerror or exc})") from None
     if not container.streams.video:
@@ -202,6 +206,7 @@ class VideoWriter:
     def __init__(self, path: Path, width: int, height: int, time_base: Fraction, rate: Fraction,
                  audio: av.audio.stream.AudioStream | None, crf: int = 20, preset: str = "veryfast",
                  container_format: str | None = None):
+        self.path = Path(path)
         self.container = av.open(str(path), mode="w", format=container_format)
         even = width % 2 == 0 and height % 2 == 0
         self.video = self.container.add_stream("libx264", rate=rate)
@@ -217,36 +222,54 @@ class VideoWriter:
             self._setup_audio(audio)
 
     def _setup_audio(self, audio) -> None:
+        if audio.codec_context is None:
+            raise InputError("its audio stream names no codec FFmpeg knows (damaged file?)")
         name = audio.codec_context.name
         if name in self.container.supported_codecs:
             self.audio_out = self.container.add_stream_from_template(audio)
             return
         # The container cannot hold this codec (G.711 mu-law in MP4, say): transcode to AAC.
-        self.audio_out = self.container.add_stream("aac", rate=audio.codec_context.sample_rate)
-        self.audio_out.layout = audio.codec_context.layout.name
+        ctx = audio.codec_context
+        if not ctx.sample_rate or ctx.layout is None:
+            raise InputError(f"its {name} audio has no sample rate or channel layout (damaged file?)")
+        self.audio_out = self.container.add_stream("aac", rate=ctx.sample_rate)
+        self.audio_out.layout = ctx.layout.name
         self._transcode = True
+
+    def _mux(self, packets) -> None:
+        try:
+            self.container.mux(packets)
+        except av.error.ArgumentError as exc:
+            # The muxer checks what the input handed on (timestamps above all): a damaged input.
+            raise InputError(f"the input's streams cannot be written as they are (damaged file?): {exc}") from None
+        except OSError as exc:  # a full disk, a file size limit
+            raise BystanderError(f"{self.path}: cannot write the output ({exc.strerror or exc})") from None
 
     def write_audio(self, packet: av.Packet) -> None:
         if self.audio_out is None:
             return
         if not self._transcode:
             packet.stream = self.audio_out
-            self.container.mux(packet)
+            self._mux(packet)
             return
-        for frame in packet.decode():
-            self.container.mux(self.audio_out.encode(frame))
+        try:
+            frames = packet.decode()
+        except av.error.FFmpegError as exc:
+            raise InputError(f"the input's audio cannot be decoded for transcoding (damaged file?): {exc}") from None
+        for frame in frames:
+            self._mux(self.audio_out.encode(frame))
 
     def write(self, image: np.ndarray, pts: int, time_base: Fraction) -> None:
         frame = yuv420_frame(image) if self._yuv420 else av.VideoFrame.from_ndarray(image, format="bgr24")
         frame.pts = pts
         frame.time_base = time_base
-        self.container.mux(self.video.encode(frame))
+        self._mux(self.video.encode(frame))
 
     def finish(self) -> None:
         """Flush the encoders; the file is complete once the writer is closed."""
-        self.container.mux(self.video.encode(None))
+        self._mux(self.video.encode(None))
         if self._transcode:
-            self.container.mux(self.audio_out.encode(None))
+            self._mux(self.audio_out.encode(None))
 
     def __enter__(self) -> "VideoWriter":
         return self
@@ -254,9 +277,10 @@ class VideoWriter:
     def __exit__(self, *exc) -> None:
         try:
             self.container.close()
-        except av.error.FFmpegError:
+        except av.error.FFmpegError as error:
             if exc[0] is None:
-                raise
+                # Closing writes the index: a full disk shows up here too.
+                raise BystanderError(f"{self.path}: cannot write the output ({error.strerror or error})") from None
 
 
 class BackgroundWriter:
