@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 
@@ -39,6 +40,9 @@ def _terminate(signum, frame) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
+    # Commands print what the library logs (a video's damage) themselves, as "bystander: ..." lines;
+    # without a handler Python would print it a second time, bare. serve and live configure logging.
+    logging.getLogger("bystander").addHandler(logging.NullHandler())
     try:
         return args.func(args)
     except (BystanderError, ModelError) as exc:
