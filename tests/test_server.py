@@ -161,6 +161,14 @@ def test_api_refuses_bad_input_with_4xx_json_and_keeps_what_was_saved(server, tm
     assert status == 400 and "rtmp://" in body["error"]
 
 
+def _wait_until(page, js: str, timeout: float = 10) -> None:
+    """Poll a page expression (the page's CSP forbids the eval that wait_for_function uses)."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(js):
+        assert time.monotonic() < deadline, f"timed out waiting for {js}"
+        time.sleep(0.1)
+
+
 def _fake_camera(tmp: Path) -> Path:
     """A still registration photo as the webcam: a y4m file Chromium loops."""
     y4m = tmp / "camera.y4m"
@@ -192,7 +200,7 @@ def test_pages_end_to_end_in_chromium(server, tmp_path):
 
         # Registration: three guided webcam shots of the fake camera's face.
         page.click("nav [data-view=register]")
-        page.wait_for_function("document.querySelector('#reg-preview').videoWidth > 0")
+        _wait_until(page, "document.querySelector('#reg-preview').videoWidth > 0")
         page.fill("#register-form [name=name]", "lin")
         for _ in range(3):
             page.click("#take-shot")
@@ -266,7 +274,7 @@ def _go_live_from_the_page(page, tmp_path: Path) -> None:
         pub = publish(src, f"{ingest_url}/{ingest_key}")
         expect(page.locator("#live-status")).to_contain_text("live: in", timeout=30_000)
         # The page previews what the destinations receive: the redacted output.
-        page.wait_for_function("document.querySelector('#live-preview').naturalWidth === 640", timeout=30_000)
+        _wait_until(page, "document.querySelector('#live-preview').naturalWidth === 640", 30)
         page.screenshot(path=str(ARTIFACTS / "7-live.png"), full_page=True)
         assert pub.wait(60) == 0
         page.click("#stop-live")
@@ -347,7 +355,7 @@ def _live_from_the_browser(server, tmp_path: Path, args: list[str], seconds: flo
         expect(page.locator("#destinations")).to_contain_text("YouTube stand-in")
         page.click("#go-live-browser")
         expect(page.locator("#live-status")).to_contain_text("live: in", timeout=30_000)
-        page.wait_for_function("document.querySelector('#live-preview').naturalWidth === 640", timeout=30_000)
+        _wait_until(page, "document.querySelector('#live-preview').naturalWidth === 640", 30)
         time.sleep(seconds)
         if screenshot:
             page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
