@@ -64,6 +64,17 @@ def test_undecodable_metadata_does_not_stop_the_video(clip, tmp_path, tag):
     assert out.stat().st_size > 0
 
 
+def test_audio_stream_of_no_known_codec_is_one_line(clip, tmp_path):
+    data = bytearray(clip.read_bytes())
+    data[data.index(b"smhd") - 4] = 0x20  # the sound header's size, past the end: the codec is lost
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(bytes(data))
+    out = tmp_path / "out.mp4"
+    proc = run_cli("video", bad, "-o", out, "--everyone", home=tmp_path)
+    assert "audio stream names no codec" in assert_one_line_error(proc)
+    assert not out.exists() and parts(tmp_path) == []
+
+
 def _file_size_limit(limit: int):
     # A disk that fills up, without mounting one: writes past ``limit`` bytes fail with EFBIG
     # (Python ignores SIGXFSZ, so the write fails instead of killing the process).

@@ -22,6 +22,6 @@ def redact_photo(engine: Engine, src: Path, dst: Path, max_pixels: int) -> dict:
     }
     if photo.frames > 1:
         # The output holds only the first frame: the others are neither redacted nor lost silently.
-        report["warning"] = (f"{src}: has {photo.frames} frames or pages; only the first was redacted and "
-                             "written" + (" (bystander video redacts an animated GIF whole)" if photo.format == "GIF" else ""))
+        hint = " (bystander video redacts an animated GIF whole)" if photo.format == "GIF" else ""
+        report["warning"] = f"{src}: has {photo.frames} frames or pages; only the first was redacted and written{hint}"
     return report

@@ -223,7 +223,7 @@ class VideoWriter:
 
     def _setup_audio(self, audio) -> None:
         if audio.codec_context is None:
-            raise InputError("its audio stream names no codec FFmpeg knows (damaged file?)")
+            raise InputError("the input's audio stream names no codec FFmpeg knows (damaged file?)")
         name = audio.codec_context.name
         if name in self.container.supported_codecs:
             self.audio_out = self.container.add_stream_from_template(audio)
@@ -231,7 +231,7 @@ class VideoWriter:
         # The container cannot hold this codec (G.711 mu-law in MP4, say): transcode to AAC.
         ctx = audio.codec_context
         if not ctx.sample_rate or ctx.layout is None:
-            raise InputError(f"its {name} audio has no sample rate or channel layout (damaged file?)")
+            raise InputError(f"the input's {name} audio has no sample rate or channel layout (damaged file?)")
         self.audio_out = self.container.add_stream("aac", rate=ctx.sample_rate)
         self.audio_out.layout = ctx.layout.name
         self._transcode = True
