@@ -14,6 +14,9 @@ def _op(summary: str, responses: dict, body: dict | None = None, auth: bool = Tr
 
 _JSON_LOGIN = {"application/json": {"schema": {"type": "object", "required": ["username", "password"], "properties": {
     "username": {"type": "string"}, "password": {"type": "string", "minLength": 8}}}}}
+_JSON_SETUP = {"application/json": {"schema": {"type": "object", "required": ["username", "password", "setup_code"],
+    "properties": {"username": {"type": "string", "maxLength": 64}, "password": {"type": "string", "minLength": 8},
+                   "setup_code": {"type": "string", "description": "printed by `bystander serve` on its console"}}}}}
 _FILE = {"multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
     "file": {"type": "string", "format": "binary"}}}}}
 _PERSON = {"multipart/form-data": {"schema": {"type": "object", "required": ["name", "shot"], "properties": {
@@ -24,16 +27,22 @@ _ERR = "error: {\"error\": message}"
 SPEC = {
     "openapi": "3.0.3",
     "info": {"title": "bystander", "version": "1",
-             "description": "Every face redacted except registered people. Errors are JSON: {\"error\": message}."},
+             "description": "Every face redacted except registered people. Errors are JSON: {\"error\": message}. "
+                            "Sign-in returns a bearer token and sets an HttpOnly session cookie, which GET "
+                            "requests (images, videos) may use instead; requests that change something need "
+                            "the bearer token and, from a browser, this server's own origin."},
     "components": {"securitySchemes": {"token": {"type": "http", "scheme": "bearer"}}},
     "security": [{"token": []}],
     "paths": {
         "/healthz": {"get": _op("liveness", {200: "ok"}, auth=False)},
         "/api/setup": {
             "get": _op("whether the admin login still has to be created", {200: "{needed: bool}"}, auth=False),
-            "post": _op("create the admin login (first run only)", {201: "{token}", 400: _ERR, 409: _ERR},
-                        _JSON_LOGIN, auth=False)},
-        "/api/login": {"post": _op("sign in", {200: "{token}", 401: _ERR}, _JSON_LOGIN, auth=False)},
+            "post": _op("create the admin login (first run only, with the setup code serve printed)",
+                        {201: "{token}", 400: _ERR, 403: _ERR, 409: _ERR, 429: _ERR + ", Retry-After"},
+                        _JSON_SETUP, auth=False)},
+        "/api/login": {"post": _op("sign in; a few failures in a row and the client must wait",
+                                   {200: "{token}", 401: _ERR, 429: _ERR + ", Retry-After"}, _JSON_LOGIN, auth=False)},
+        "/api/logout": {"post": _op("sign out: the session ends on the server", {204: "signed out"}, auth=False)},
         "/api/people": {
             "get": _op("registered people", {200: "[{name, shots, created}]", 401: _ERR}),
             "post": _op("register a person, or add shots to one; every shot must show one clear face",
@@ -42,7 +51,8 @@ SPEC = {
         "/api/photos": {"post": _op("redact a photo; the result goes to the gallery",
                                     {201: "gallery item", 400: _ERR, 413: _ERR, 415: _ERR}, _FILE)},
         "/api/videos": {"post": _op("redact a video in the background",
-                                    {202: "job", 400: _ERR, 413: _ERR, 415: _ERR}, _FILE)},
+                                    {202: "job", 400: _ERR, 413: _ERR + " (also: frames over --max-video-pixels)",
+                                     415: _ERR}, _FILE)},
         "/api/jobs": {"get": _op("video jobs, newest first", {200: "[job]"})},
         "/api/jobs/{id}": {"get": _op("one job: state, progress, result item", {200: "job", 404: _ERR})},
         "/api/gallery": {"get": _op("redacted results, newest first", {200: "[item]"})},
