@@ -1,26 +1,10 @@
-"""Live mode's pure parts: the frame scheduler, coasting between detections, key masking, bitrates."""
+"""Live mode's pure parts: the frame scheduler, key masking, bitrates."""
 
 import numpy as np
 
-from bystander.engine import Engine
 from bystander.live.encode import youtube_bitrate
 from bystander.live.schedule import Action, Budget, Scheduler, analysis_sizes
 from bystander.live.secret import mask, mask_url
-from conftest import ScriptedDetector
-from conftest import face_at as face
-
-
-def test_coasting_redacts_where_a_moving_face_will_be():
-    engine = Engine(detector=ScriptedDetector([[face(10, 10, 50, 60)], [face(20, 10, 60, 60)]]))
-    stream = engine.stream()
-    frame = np.zeros((120, 200, 3), np.uint8)
-    stream.analyse(frame)
-    stream.analyse(frame)
-    (d,) = stream.coast()
-    x1, y1, x2, y2 = d.face.box
-    assert d.redact and not d.guessed and d.reason == "predicted"
-    assert x1 <= 30 and x2 >= 70 and y1 <= 10 and y2 >= 60  # the face moved on to (30, 10, 70, 60)
-    assert stream.frame_index == 2
 
 
 def test_scheduler_detects_every_frame_when_detection_is_cheap():

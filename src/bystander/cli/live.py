@@ -19,9 +19,11 @@ from .common import add_style_options, build_engine
 
 HELP = """Receive a live stream over RTMP, redact every face except registered people, and publish it to
 one or more RTMP destinations (YouTube, Twitch) as H.264 + AAC at the input's frame rate, audio in sync.
-Point OBS / PRISM / Larix at the --listen URL with --key as the stream key. When the machine cannot
-analyse every frame in time it detects less often and tracks in between; a frame whose faces are not
-known in time is redacted whole. Needs nginx with the RTMP module (apt install nginx-light
+Point OBS / PRISM / Larix at the --listen URL with --key as the stream key. The output runs --delay
+seconds behind the input, which lets each frame be judged with that much of its future: who a face
+is, and where faces are on frames the detector skipped. When the machine cannot analyse every frame in
+time it detects less often and places faces between detections; a frame whose faces are not known in
+time is redacted whole. Needs nginx with the RTMP module (apt install nginx-light
 libnginx-mod-rtmp). Ends when the publisher has been gone for --grace seconds, or on Ctrl-C."""
 
 
@@ -39,6 +41,9 @@ def add_parser(sub) -> None:
                    help="seconds to wait for a dropped publisher to reconnect (default %(default)s)")
     p.add_argument("--wait", type=float, metavar="SECONDS",
                    help="give up if no publisher arrives within this time (default: wait forever)")
+    p.add_argument("--delay", type=float, default=0.5, metavar="SECONDS",
+                   help="how far the output runs behind the input, the judge's look-ahead; 0 judges frame "
+                        "by frame (default %(default)s: YouTube and Twitch add seconds of their own)")
     p.add_argument("--detect-every", type=int, choices=(1, 2), metavar="N",
                    help="run the detector on every Nth frame, tracking in between (default: adapt to the machine)")
     p.add_argument("--analysis-size", type=int, default=1280, metavar="PIXELS",
@@ -78,7 +83,10 @@ def run(args) -> int:
         if interactive:
             print("\r\x1b[2K" + mask(status_line(s), secrets), end="", file=sys.stderr, flush=True)
 
-    options = RelayOptions(destinations=args.to, record=args.record, kbps=args.bitrate, stride=args.detect_every)
+    if not 0 <= args.delay <= 10:
+        raise BystanderError(f"--delay {args.delay:g}: must be between 0 and 10 seconds")
+    options = RelayOptions(destinations=args.to, record=args.record, kbps=args.bitrate, stride=args.detect_every,
+                           delay=args.delay)
     with RtmpIngest(listen, key) as ingest:
         relay = Relay(engine, RtmpSource(ingest, first_wait=args.wait, grace=args.grace), options, on_status)
         print(f"bystander: publish to rtmp://{listen.host}:{ingest.server.port}/{listen.app} "
@@ -104,7 +112,13 @@ def _summary(s: dict) -> str:
     lat = "" if s["latency_ms_p50"] is None else f", added latency p50 {s['latency_ms_p50']:.0f} ms / p95 {s['latency_ms_p95']:.0f} ms"
     return (f"bystander: live ended after {s['uptime_s']:.0f} s: {s['frames']} frames, "
             f"{s['faces_redacted']} face-frames redacted, {s['faces_kept']} kept, "
-            f"{s['coast']} tracked without detection, {s['blank']} redacted whole{lat}")
+            f"{s['coast']} placed between detections, {s['blank']} redacted whole{lat}; "
+            f"{_privacy(s['privacy'])}")
+
+
+def _privacy(p: dict) -> str:
+    kept = ", ".join(f"{k['person']} {k['seconds']:.0f} s" for k in p["kept"]) or "nobody"
+    return f"kept: {kept}; {p['others_blurred']} other people blurred"
 
 
 def _open_stats(target: str | None):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 
 import numpy as np
 
@@ -37,22 +38,42 @@ class Match:
     similarity: float
 
 
+class Reason(str, Enum):
+    """Why a face was shown or redacted."""
+
+    REGISTERED = "registered"  # a track confirmed as a registered person: shown
+    EVERYONE = "everyone"  # --everyone, or nobody registered
+    UNKNOWN = "unknown"  # recognised as nobody registered
+    UNCONFIRMED = "unconfirmed"  # not (yet) enough evidence for anyone
+    TOO_SMALL = "too-small"  # too few pixels to recognise
+    FAINT = "faint"  # a detection too weak to recognise (profile, blur, perhaps not a face)
+    CROSSING = "crossing"  # another face overlaps it: identities cannot be told apart here
+    INTERPOLATED = "interpolated"  # a frame between two detections: placed between both
+    PREDICTED = "predicted"  # a skipped frame with no later detection yet (live without delay)
+    HELD = "held"  # the detector missed it: covered where it was last seen
+    BACKFILL = "backfill"  # before its first detection: covered where it came into view
+    TRAIL = "trail"  # it jumped: covered where it was as well
+
+
+# Redacted at a place the face may be, not where it was detected: these never cover a registered face.
+GUESSES = frozenset({Reason.HELD, Reason.BACKFILL, Reason.TRAIL})
+
+
 @dataclass(frozen=True)
 class Decision:
     """What the engine did with one face in one frame."""
 
     face: Face
-    track_id: int | None
-    person: str | None  # the registered person it was confirmed as, or None
-    similarity: float | None
     redact: bool
-    reason: str  # "registered", "unknown", "too-small", "faint", "everyone", "unconfirmed", "held", "trail",
-    # "predicted" (a frame the detector skipped: the track's predicted place)
+    reason: Reason
+    track_id: int | None = None
+    person: str | None = None  # the registered person it was confirmed as, or None
+    similarity: float | None = None
 
     @property
     def guessed(self) -> bool:
-        """Redacted where the face was last seen or moved from, not where it was detected now."""
-        return self.reason in ("held", "trail")
+        """Redacted where the face may be, not where it was detected."""
+        return self.reason in GUESSES
 
     def as_dict(self) -> dict:
         x1, y1, x2, y2 = (round(v, 1) for v in self.face.box)
@@ -63,5 +84,5 @@ class Decision:
             "person": self.person,
             "similarity": None if self.similarity is None else round(self.similarity, 3),
             "redacted": self.redact,
-            "reason": self.reason,
+            "reason": self.reason.value,
         }

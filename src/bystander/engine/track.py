@@ -50,14 +50,8 @@ class Track:
     face: Face | None = None  # this frame's detection, None while held
     born: int = 0  # frame index of the first detection
     misses: int = 0  # frames in a row without a detection
-    candidate: str | None = None  # the person recent recognitions agree on
-    streak: int = 0  # recognitions in a row that agreed on ``candidate``
-    similarity: float | None = None
-    since_recognised: int = 10**9  # frames since the last recognition attempt
-    unmatched: int = 0  # recognitions in a row that matched no one
     last_seen: int = 0  # frame index of the latest detection
     velocity: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # box change per frame
-    calm: int = 0  # detections in a row, each overlapping the one before by half or more
 
     def predicted(self, frame: int) -> tuple[float, float, float, float]:
         """Where the face should be at ``frame`` if it kept moving as between its last detections."""
@@ -77,9 +71,14 @@ class Tracker:
         """A frame passes without detection; tracks keep their state."""
         self.frame += 1
 
-    def update(self, faces: list[Face]) -> tuple[list[Track], list[Track]]:
-        """Associate this frame's faces. Returns (tracks seen now, tracks held without a detection)."""
-        self.frame += 1
+    def reset(self) -> None:
+        """A shot cut: whoever is in the new shot starts a track of their own."""
+        self.tracks = []
+
+    def update(self, faces: list[Face], frame: int | None = None) -> tuple[list[Track], list[Track]]:
+        """Associate the faces of the next frame (or of ``frame``, the latest one skipped).
+        Returns (tracks seen now, tracks held without a detection)."""
+        self.frame = self.frame + 1 if frame is None else frame
         pairs = []
         for ti, t in enumerate(self.tracks):
             for fi, f in enumerate(faces):
@@ -96,7 +95,6 @@ class Tracker:
             used_f.add(fi)
             t = self.tracks[ti]
             new = faces[fi].box
-            t.calm = t.calm + 1 if t.misses == 0 and iou(t.box, new) >= 0.5 else 0
             if t.misses == 0:
                 gap = max(1, self.frame - t.last_seen)
                 t.velocity = tuple((n - o) / gap for n, o in zip(new, t.box))
@@ -110,10 +108,9 @@ class Tracker:
                 continue
             t.misses += 1
             t.face = None
-            t.calm = 0
             t.previous = t.box
             if t.misses <= self.hold:
-                t.box = grow(t.box, 0.05)
+                t.box = grow(t.box, 0.02)
                 held.append(t)
                 survivors.append(t)
         for fi, f in enumerate(faces):

@@ -19,7 +19,7 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable
@@ -28,8 +28,8 @@ import av
 import numpy as np
 
 from ..engine import Engine, redact_frame
-from ..engine.cut import is_cut, thumbnail
-from ..engine.track import grow
+from ..engine.judge import Judge, Judged, Mode
+from ..engine.report import PrivacyReport
 from .destination import Chunk, Destination, Recording
 from .encode import AudioPath, LiveEncoder
 from .ingest import RtmpIngest
@@ -47,7 +47,8 @@ class RelayOptions:
     destinations: list[str]
     record: Path | None = None
     kbps: int | None = None
-    max_delay: float = 0.25
+    max_delay: float = 0.25  # a frame not analysed this long after it arrived is redacted whole
+    delay: float = 0.5  # how far the output runs behind the input: the judge's look-ahead
     stride: int | None = None  # frames per detection; None adapts to the machine
 
 
@@ -56,10 +57,8 @@ class _Frame:
     image: np.ndarray
     pts: int  # ms on the outgoing timeline
     arrival: float
-    # What the engine judged: the faces to redact, and faces the detection after a coasted frame
-    # found new. None (until judged, or when judged too late): the whole frame is redacted.
+    # What the judge decided; None (until judged, or not judged in time): the whole frame is redacted.
     decisions: list | None = None
-    backfill: list = field(default_factory=list)
 
 
 class RtmpSource:
@@ -154,6 +153,8 @@ class Relay:
         self._last_arrival = 0.0
         self._base: int | None = None  # publisher ms minus outgoing ms, for the current session
         self.last_output: np.ndarray | None = None  # the latest redacted frame, for a preview
+        self.privacy = PrivacyReport()
+        self._rate = Fraction(30)
 
     def stop(self) -> None:
         self._stopping.set()
@@ -187,6 +188,7 @@ class Relay:
         """Set up the encoder and destinations from the first session's parameters (sources call
         this once, while ``ready`` is false)."""
         self._encoder = LiveEncoder(width, height, rate, self.options.kbps)
+        self._rate = rate
         self._audio = audio
         self.budget = Budget(interval=float(1 / rate), max_delay=self.options.max_delay)
         for url in self.options.destinations:
@@ -269,89 +271,62 @@ class Relay:
 
     # Engine ------------------------------------------------------------------------------------
     def _analyse(self) -> None:
-        """Judge each frame (the encoder thread redacts it as judged). A frame that is only coasted waits for the next detection
-        (one frame, since coasting never runs two in a row): a face that entered on it, found by that
-        detection, is covered on it as well, as the look-ahead does for files."""
+        """Feed each frame to the look-ahead judge, which hands it on ``options.delay`` later with
+        its decisions (the encoder thread redacts it as judged). The scheduler says, from how late
+        the engine runs, whether a frame is detected, skipped (placed between the detections
+        around it) or, too late to judge, redacted whole."""
         enc = self._encoder
         scheduler = Scheduler(self.budget, self.options.stride,
                               analysis_sizes(enc.width, enc.height, self.engine.config.analysis_size))
-        stream = self.engine.stream()
-        last_detected = None
-        known: set[int] = set()
-        pending: list[tuple[_Frame, list]] = []  # coasted frames, not yet judged
+        judge = Judge(self.engine, window=round(self.options.delay * float(self._rate)))
+        modes = {Action.DETECT: Mode.DETECT, Action.COAST: Mode.SKIP, Action.BLANK: Mode.BLANK}
         while True:
             item = self._frames.get()
             if item is None:
-                self._release(pending, [])
+                for judged in judge.flush():
+                    self._judged(judged)
                 self._encode.put(None)
                 return
-            image = item.image
             lag = time.monotonic() - item.arrival
             action = scheduler.choose(lag, self._frames.qsize())
-            thumb = thumbnail(image)
-            if action is Action.COAST and (pending or is_cut(thumb, last_detected)):
-                # A new shot (tracks say nothing about who is in it now), or a coasted frame already
-                # waiting for a detection.
-                action = Action.DETECT if lag < self.budget.max_delay / 2 else Action.BLANK
-                scheduler.blanked()
+            t0 = time.perf_counter()
             try:
-                if action is Action.COAST:
-                    pending.append((item, stream.coast()))
-                    self.stats.count(frames=1, coast=1)
-                    continue
-                if action is Action.DETECT:
-                    t0 = time.perf_counter()
-                    decisions = stream.analyse(image, scheduler.analysis_size)
-                    if scheduler.reduced:
-                        self.stats.count(reduced=1)
-                    scheduler.detected(time.perf_counter() - t0)
-                    last_detected = thumb
-                    new = [grow(d.face.box, 0.15) for d in decisions
-                           if d.track_id is not None and d.track_id not in known]
-                    known = {t.id for t in stream.tracker.tracks}
-                    self._release(pending, new)
-                    item.decisions = decisions
-                    self._count_faces(decisions)
-                else:
-                    self._blank_all(pending)
+                for judged in judge.push(item.image, item, modes[action], scheduler.analysis_size):
+                    self._judged(judged)
             except Exception:  # never let an unjudged frame out
-                log.exception("engine failed on a frame; redacting the whole frame")
-                self._blank_all(pending)
-                item.decisions = None
+                log.exception("engine failed on a frame; redacting the frames it held whole")
+                for pending in judge.abandon():
+                    self._judged(pending)
+                judge = Judge(self.engine, window=judge.window)
                 scheduler.blanked()
-                action = Action.BLANK
                 self.stats.count(errors=1)
-            self.stats.count(frames=1, **{action.value: 1})
-            self._encode.put(item)
+                continue
+            if action is Action.DETECT:
+                scheduler.detected(time.perf_counter() - t0)
+                if scheduler.reduced:
+                    self.stats.count(reduced=1)
+                self.stats.count(detect=1)
+            elif action is Action.BLANK:
+                scheduler.blanked()
+            else:
+                self.stats.count(coast=1)
 
-    def _release(self, pending: list, backfill: list) -> None:
-        """Send the coasted frames on, with the faces the detection after them found new."""
-        for item, decisions in pending:
-            item.decisions, item.backfill = decisions, backfill
-            self._count_faces(decisions)
-            self._encode.put(item)
-        pending.clear()
-
-    def _blank_all(self, pending: list) -> None:
-        """Coasted frames whose detection never came in time: sent on to be redacted whole."""
-        for item, _ in pending:
-            item.decisions = None
-            self.stats.count(blank=1)
-            self._encode.put(item)
-        pending.clear()
-
-    def _count_faces(self, decisions) -> None:
-        kept = sum(1 for d in decisions if not d.redact)
-        self.stats.count(faces_redacted=len(decisions) - kept, faces_kept=kept)
+    def _judged(self, judged: Judged) -> None:
+        item: _Frame = judged.payload
+        item.decisions = judged.decisions
+        self.privacy.add(judged)
+        if judged.decisions is None:
+            self.stats.count(frames=1, blank=1)
+        else:
+            kept = sum(1 for d in judged.decisions if not d.redact)
+            self.stats.count(frames=1, faces_redacted=len(judged.decisions) - kept, faces_kept=kept)
+        self._encode.put(item)
 
     # Encoder -----------------------------------------------------------------------------------
     def _redact(self, item: _Frame) -> None:
         style = self.engine.config.style
         try:
-            if item.decisions is None:
-                redact_frame(item.image, style)
-            else:
-                self.engine.redact_decisions(item.image, item.decisions, item.backfill)
+            self.engine.redact_decisions(item.image, item.decisions)
         except Exception:  # never let an unredacted frame out
             log.exception("redaction failed on a frame; redacting the whole frame")
             redact_frame(item.image, style)
@@ -428,13 +403,15 @@ class Relay:
 
     def _status(self) -> None:
         if self.on_status:
-            self.on_status(self.stats.snapshot(self.destinations))
+            self.on_status({**self.stats.snapshot(self.destinations), "delay_s": self.options.delay})
 
     def final(self) -> dict:
         s = self.stats.snapshot(self.destinations)
         p50, p95 = self.stats.latency_percentiles(whole_run=True)
         s["latency_ms_p50"] = None if p50 is None else round(p50 * 1000, 1)
         s["latency_ms_p95"] = None if p95 is None else round(p95 * 1000, 1)
+        s["delay_s"] = self.options.delay
+        s["privacy"] = self.privacy.as_dict(float(self._rate))
         return s
 
 

@@ -12,7 +12,8 @@ from typing import Callable
 import av
 
 from ..engine import Engine
-from ..engine.lookahead import Lookahead
+from ..engine.judge import Judge, Judged
+from ..engine.report import PrivacyReport
 from ..errors import BystanderError
 from .atomic import atomic_output
 from .video import BackgroundWriter, Damage, VideoReader, VideoWriter, open_input
@@ -28,18 +29,21 @@ class VideoResult:
     seconds: float = 0.0
     damage: list[Damage] = field(default_factory=list)
     expected_frames: int | None = None
+    privacy: PrivacyReport = field(default_factory=PrivacyReport)
+    rate: float = 0.0  # the input's nominal frame rate
+
 
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds else 0.0
 
     def summary(self) -> str:
-        return (f"{self.frames} frames, {self.faces_redacted} faces redacted, "
-                f"{self.registered_kept} registered faces kept, {self.seconds:.1f} s ({self.fps:.1f} fps)")
+        return (f"{self.frames} frames; {self.privacy.summary(self.rate)}; "
+                f"{self.seconds:.1f} s ({self.fps:.1f} fps)")
 
 
 def redact_video(engine: Engine, src: Path, dst: Path, *, crf: int = 20, preset: str = "veryfast",
-                 lookahead: int = 8, detect_every: int = 1, report: Path | None = None,
+                 detect_every: int = 1, report: Path | None = None,
                  progress: Callable[[int, int | None], None] | None = None) -> VideoResult:
     """Write ``dst`` with every face not confirmed as registered redacted. Atomic: on any failure
     (or Ctrl-C) ``dst`` and ``report`` are left as they were."""
@@ -54,7 +58,9 @@ def redact_video(engine: Engine, src: Path, dst: Path, *, crf: int = 20, preset:
         tmp = stack.enter_context(atomic_output(dst))
         log = _FrameLog(stack.enter_context(atomic_output(Path(report))), src, dst) if report else None
         result.expected_frames = reader.expected_frames
-        look = Lookahead(engine.stream(), depth=lookahead, detect_every=detect_every)
+        result.rate = float(reader.rate or 30)
+        window = max(engine.config.backfill_frames, round(result.rate * engine.config.file_window_seconds))
+        judge = Judge(engine, window=window, detect_every=detect_every)
         writer: BackgroundWriter | None = None
         early_audio: list[av.Packet] = []  # audio that arrives before the first frame is final
         last_time = 0.0
@@ -65,32 +71,33 @@ def redact_video(engine: Engine, src: Path, dst: Path, *, crf: int = 20, preset:
             else:
                 writer.write_audio(packet)
 
-        def emit(item) -> None:
+        def emit(item: Judged) -> None:
             nonlocal writer, last_time
             frame = item.payload
             if writer is None:
-                h, w = item.frame.shape[:2]
+                h, w = item.image.shape[:2]
                 writer = stack.enter_context(BackgroundWriter(VideoWriter(
                     tmp, w, h, reader.time_base, reader.rate, reader.audio,
                     crf=crf, preset=preset, container_format=fmt)))
                 for packet in early_audio:
                     writer.write_audio(packet)
                 early_audio.clear()
-            engine.redact_decisions(item.frame, item.decisions, item.backfill)
-            writer.write(item.frame, frame.pts, frame.time_base)
+            engine.redact_decisions(item.image, item.decisions)
+            writer.write(item.image, frame.pts, frame.time_base)
             last_time = frame.seconds
             result.frames += 1
-            result.faces_redacted += sum(d.redact for d in item.decisions) + item.backfilled
-            result.registered_kept += sum(not d.redact for d in item.decisions)
+            result.privacy.add(item)
+            result.faces_redacted += sum(d.redact for d in item.decisions or ())
+            result.registered_kept += sum(not d.redact for d in item.decisions or ())
             if log:
                 log.frame(frame, item)
             if progress:
                 progress(result.frames, result.expected_frames)
 
         for frame in reader.frames(on_audio, prefetch=4):
-            for item in look.push(frame.image, frame):
+            for item in judge.push(frame.image, frame):
                 emit(item)
-        for item in look.flush():
+        for item in judge.flush():
             emit(item)
         if writer is None:
             raise BystanderError(f"{src}: no video frame could be decoded")
@@ -113,15 +120,15 @@ class _FrameLog:
         self._fh.write(f'{{"input": {json.dumps(str(src))}, "output": {json.dumps(str(dst))}, "frames": [\n')
         self._first = True
 
-    def frame(self, frame, item) -> None:
+    def frame(self, frame, item: Judged) -> None:
         entry = {"index": frame.index, "time": round(frame.seconds, 4),
-                 "faces": [d.as_dict() for d in item.decisions], "backfilled": item.backfilled}
+                 "faces": [d.as_dict() for d in item.decisions or ()], "whole": item.decisions is None}
         self._fh.write(("" if self._first else ",\n") + json.dumps(entry))
         self._first = False
 
     def close(self, result: VideoResult) -> None:
         summary = {"frames": result.frames, "faces_redacted": result.faces_redacted,
                    "registered_kept": result.registered_kept, "seconds": round(result.seconds, 3),
-                   "damage": [str(d) for d in result.damage]}
+                   "damage": [str(d) for d in result.damage], "privacy": result.privacy.as_dict(result.rate)}
         self._fh.write(f'\n], "summary": {json.dumps(summary)}}}\n')
         self._fh.close()

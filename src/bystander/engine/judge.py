@@ -1,0 +1,346 @@
+"""The look-ahead judge: frames in, each frame's decisions out a bounded number of frames later.
+
+Files and live streams both feed it. Holding ``window`` frames back hands the judge the near
+future of every frame it decides:
+
+- a face found on a later frame is also covered on the frames before, back to where it came into
+  view (``EngineConfig.backfill_frames``, never across a shot cut);
+- frames the detector skipped get each face placed between its detections before and after
+  (interpolated, never only extrapolated); a skipped frame no detection follows in time is
+  redacted whole;
+- identity belongs to a stretch of a track (a *segment*) and comes from the evidence gathered on
+  it: once ``confirm_matches`` recognitions agree on a registered person, the whole segment is
+  shown, including its frames before confirmation that are still in the window.
+
+A segment ends where the track's identity can no longer be carried: a shot cut, a frame the
+detector missed it, a jump, another clear face crossing it, or a confident non-match on a clear,
+frontal view (then the frames since its last match are redacted too). What comes after must earn
+its identity afresh, so a bystander never inherits one. Anything else is redacted.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Iterator
+
+import numpy as np
+
+from .cut import is_cut, thumbnail
+from .face import Decision, Face, Reason
+from .pipeline import Engine
+from .track import Track, Tracker, grow, iou
+
+_NO_LANDMARKS = np.zeros((5, 2), np.float32)
+_OPEN = 10**12  # a segment not (yet) withdrawn
+
+
+class Mode(Enum):
+    DETECT = "detect"  # run the detector on this frame
+    SKIP = "skip"  # place faces between the detections around it
+    BLANK = "blank"  # redact the whole frame (live: it came too late to be judged)
+
+
+@dataclass
+class Segment:
+    """A stretch of one track over which its identity is carried."""
+
+    start: int
+    person: str | None = None
+    matches: int = 0
+    last_match: int = -1
+    shown_until: int = _OPEN  # after a withdrawal: the last frame still shown
+
+    def confirmed(self, needed: int) -> bool:
+        return self.person is not None and self.matches >= needed
+
+
+@dataclass
+class _Seen:
+    """One face in one frame of the window."""
+
+    track: int
+    face: Face
+    reason: Reason  # what it is when not shown
+    segment: Segment | None = None  # shown if this segment is confirmed and not withdrawn here
+    similarity: float | None = None
+
+
+@dataclass
+class _Slot:
+    index: int
+    image: np.ndarray
+    payload: Any
+    mode: Mode
+    cut: bool = False
+    seen: list[_Seen] = field(default_factory=list)
+
+
+@dataclass
+class _TrackState:
+    segment: Segment | None = None
+    last_detected: int = -1  # frame index of the latest detection
+    since_recognised: int = 10**9
+    unmatched: int = 0  # recognitions in a row that were clear non-matches
+    clear: bool = False  # detected clearly at least once (else perhaps a hand, a pattern)
+
+
+@dataclass
+class Judged:
+    """A frame whose decisions are final. ``decisions`` None: redact the whole frame."""
+
+    index: int
+    image: np.ndarray
+    payload: Any
+    decisions: list[Decision] | None
+    cut: bool = False
+
+
+def frontal(face: Face, limit: float) -> bool:
+    """Whether the nose sits between the eyes, within ``limit`` eye distances: a frontal view,
+    where a failed match says something. Turned faces match poorly even when they are the person."""
+    lm = face.landmarks
+    eyes = lm[1] - lm[0]
+    dist = float(np.hypot(*eyes))
+    if dist < 1e-3:
+        return False
+    mid = (lm[0] + lm[1]) / 2
+    # The nose's offset along the eye line, so that a tilted head is not taken for a turned one.
+    offset = float(np.dot(lm[2] - mid, eyes)) / dist
+    return abs(offset) / dist <= limit
+
+
+class Judge:
+    """One per video or live stream. ``window`` frames are held back (0: frame by frame)."""
+
+    def __init__(self, engine: Engine, window: int, detect_every: int = 1):
+        self.engine = engine
+        self.config = engine.config
+        self.window = window
+        self.detect_every = max(1, detect_every) if window else 1
+        self.tracker = Tracker(hold=self.config.hold_frames)
+        self._slots: deque[_Slot] = deque()
+        self._tracks: dict[int, _TrackState] = {}
+        self._count = 0
+        self._since_detect = 10**9
+        self._last_thumb: np.ndarray | None = None
+        self._shot_start = 0
+        self._last_detected_index = -1
+        self._gap: dict[int, bool] = {}  # per track: missed on the detected frame before this one
+
+    # Feeding ------------------------------------------------------------------------------------
+    def push(self, image: np.ndarray, payload: Any = None, mode: Mode | None = None,
+             analysis_size: int | None = None) -> Iterator[Judged]:
+        """Take the next frame; yield the frames that are now final, oldest first. ``mode`` None
+        lets the judge choose (detection on every ``detect_every``-th frame and on every cut)."""
+        index = self._count
+        self._count += 1
+        thumb = thumbnail(image)
+        cut = self._last_thumb is None or is_cut(thumb, self._last_thumb)
+        self._last_thumb = thumb
+        if mode is None:
+            mode = Mode.DETECT if cut or self._since_detect + 1 >= self.detect_every else Mode.SKIP
+        if mode is Mode.SKIP and cut:
+            # A new shot is always detected afresh; frame by frame, the caller skipped it for want
+            # of time, and tracks from the last shot say nothing about this one: redacted whole.
+            mode = Mode.DETECT if self.window else Mode.BLANK
+        slot = _Slot(index, image, payload, mode, cut)
+        if cut:
+            self._new_shot(index)
+        self._slots.append(slot)
+        if mode is Mode.DETECT:
+            self._detect(slot, analysis_size)
+            self._since_detect = 0
+        else:
+            self.tracker.skip()
+            self._since_detect += 1
+            if mode is Mode.BLANK:
+                self._since_detect = 10**9  # tracks are stale after a blanked frame: detect next
+        while len(self._slots) > self.window:
+            yield self._final(self._slots.popleft())
+
+    def flush(self) -> Iterator[Judged]:
+        """The end: the last frames, a trailing skipped frame detected so that none is left unjudged."""
+        if self._slots and self._slots[-1].mode is Mode.SKIP:
+            self._slots[-1].mode = Mode.DETECT
+            self._detect(self._slots[-1], None, index=self._slots[-1].index)
+        while self._slots:
+            yield self._final(self._slots.popleft())
+
+    def abandon(self) -> Iterator[Judged]:
+        """Give up on the frames held (the engine failed): each goes out redacted whole."""
+        while self._slots:
+            slot = self._slots.popleft()
+            yield Judged(slot.index, slot.image, slot.payload, None, slot.cut)
+
+    # Analysis -----------------------------------------------------------------------------------
+    def _new_shot(self, index: int) -> None:
+        for state in self._tracks.values():
+            state.segment = None
+        self._tracks.clear()
+        self.tracker.reset()
+        self._shot_start = index
+
+    def _state(self, t: Track) -> _TrackState:
+        return self._tracks.setdefault(t.id, _TrackState())
+
+    def _detect(self, slot: _Slot, analysis_size: int | None, index: int | None = None) -> None:
+        eng, cfg = self.engine, self.config
+        faces = eng.detect(slot.image, analysis_size)
+        previous_detection = self._last_detected_index
+        seen, held = self.tracker.update(faces, index)
+        self._last_detected_index = slot.index
+        alive = {t.id for t in self.tracker.tracks}
+        for gone in [k for k in self._tracks if k not in alive]:
+            del self._tracks[gone]
+        clear = [t for t in seen if t.face.score >= cfg.min_recognition_score]
+        for t in seen:
+            state = self._state(t)
+            crossing = any(o is not t and _near(t.box, o.box, cfg.near) for o in clear)
+            gap = state.last_detected >= 0 and state.last_detected < previous_detection
+            jumped = t.previous is not None and iou(t.previous, t.box) < cfg.jump_iou
+            if state.last_detected >= 0:
+                self._fill_between(t, state, slot.index, gap)
+            elif slot.index > self._shot_start:
+                self._backfill(t, slot.index)
+            self._gap[t.id] = gap
+            state.clear |= t.face.score >= cfg.min_recognition_score
+            if crossing or gap or jumped:
+                state.segment = None
+            if state.segment is None and not crossing:
+                state.segment = Segment(slot.index)
+            state.last_detected = slot.index
+            state.since_recognised += 1
+            why = Reason.CROSSING if crossing else (eng.unrecognisable(t.face) or Reason.UNCONFIRMED)
+            slot.seen.append(_Seen(t.id, t.face, why, state.segment))
+        for t in held:
+            state = self._tracks.get(t.id)
+            if t.misses <= (cfg.hold_frames if state and state.clear else cfg.faint_hold_frames):
+                slot.seen.append(_Seen(t.id, _place(t.box), Reason.HELD))
+        for t in seen:
+            # Moved a lot between two detections: if this was the wrong face to follow, the face it
+            # left is still there. (After a miss, the frames between are covered already.)
+            if t.previous is not None and self._tracks[t.id].last_detected == slot.index \
+                    and not self._gap.get(t.id) and iou(t.previous, t.box) < 0.5:
+                slot.seen.append(_Seen(t.id, _place(t.previous), Reason.TRAIL))
+        if eng.recognising:
+            self._recognise(slot, [s for s in slot.seen if s.segment is not None and s.reason is Reason.UNCONFIRMED])
+        else:
+            for s in slot.seen:
+                if s.reason in (Reason.UNCONFIRMED, Reason.TOO_SMALL, Reason.FAINT, Reason.CROSSING):
+                    s.reason = Reason.EVERYONE if self.config.everyone else Reason.UNKNOWN
+
+    def _due(self, state: _TrackState) -> bool:
+        cfg = self.config
+        seg = state.segment
+        if seg is not None and seg.confirmed(cfg.confirm_matches):
+            return state.since_recognised >= cfg.reverify_every
+        if state.unmatched == 0:
+            return True
+        wait = cfg.recheck_unknown << max(0, min(state.unmatched - 1, 8))
+        return state.since_recognised >= min(wait, cfg.recheck_unknown_max)
+
+    def _recognise(self, slot: _Slot, candidates: list[_Seen]) -> None:
+        cfg = self.config
+        due = [s for s in candidates if self._due(self._tracks[s.track])]
+        if not due:
+            return
+        for s, m in zip(due, self.engine.recognise(slot.image, [s.face for s in due])):
+            state = self._tracks[s.track]
+            state.since_recognised = 0
+            s.similarity = m.similarity
+            seg = state.segment
+            if m.person is not None:
+                state.unmatched = 0
+                if seg.person not in (None, m.person):
+                    self._withdraw(seg, slot.index)
+                    seg = state.segment = s.segment = Segment(slot.index)
+                seg.person = m.person
+                seg.matches += 1
+                seg.last_match = slot.index
+                continue
+            # Only clear non-matches make the next check wait: a near miss is checked again soon.
+            state.unmatched = state.unmatched + 1 if m.similarity < cfg.reject_below else 0
+            s.reason = Reason.UNKNOWN if seg.person is None else Reason.UNCONFIRMED
+            if m.similarity < cfg.reject_below and frontal(s.face, cfg.frontal_yaw):
+                # Evidence against: whoever this is, the identity stops here, back to the last match.
+                if seg.person is not None:
+                    self._withdraw(seg, slot.index)
+                s.segment = None
+                s.reason = Reason.UNKNOWN
+                state.segment = Segment(slot.index + 1)
+
+    @staticmethod
+    def _withdraw(seg: Segment, index: int) -> None:
+        seg.shown_until = min(seg.shown_until, seg.last_match if seg.last_match >= 0 else seg.start - 1, index - 1)
+
+    def _fill_between(self, t: Track, state: _TrackState, index: int, gap: bool) -> None:
+        """Place the face on the frames between its previous detection and this one: skipped
+        frames carry its segment on (nothing says it changed there); frames where the detector
+        missed it stay redacted, at the interpolated place instead of the held one."""
+        before = next((s for slot in self._slots if slot.index == state.last_detected
+                       for s in slot.seen if s.track == t.id and s.reason is not Reason.HELD), None)
+        if before is None:
+            return
+        span = index - state.last_detected
+        for slot in self._slots:
+            k = slot.index - state.last_detected
+            if not 0 < k < span or slot.mode is Mode.BLANK:
+                continue
+            a = k / span
+            box = _place(grow(tuple((1 - a) * b0 + a * b1 for b0, b1 in zip(before.face.box, t.box)), 0.1))
+            slot.seen = [s for s in slot.seen if not (s.track == t.id and s.reason is Reason.HELD)]
+            if slot.mode is Mode.SKIP and not gap:
+                slot.seen.append(_Seen(t.id, box, Reason.INTERPOLATED, state.segment))
+            else:
+                slot.seen.append(_Seen(t.id, box, Reason.HELD))
+
+    def _backfill(self, t: Track, index: int) -> None:
+        """A new face was probably there, undetected, in the frames just before, back to the cut."""
+        ghost = _place(t.box)
+        frames = self.config.backfill_frames if t.face.score >= self.config.min_recognition_score \
+            else self.config.faint_hold_frames
+        for slot in self._slots:
+            if index - frames <= slot.index < index and slot.index >= self._shot_start:
+                slot.seen.append(_Seen(t.id, ghost, Reason.BACKFILL))
+
+    # Output -------------------------------------------------------------------------------------
+    def _final(self, slot: _Slot) -> Judged:
+        if slot.mode is Mode.BLANK:
+            return Judged(slot.index, slot.image, slot.payload, None, slot.cut)
+        if slot.mode is Mode.SKIP and not any(s.reason is Reason.INTERPOLATED for s in slot.seen):
+            if self.window:
+                # No detection came after it in time (live under load): judged it cannot be.
+                return Judged(slot.index, slot.image, slot.payload, None, slot.cut)
+            self._predict(slot)
+        need = self.config.confirm_matches
+        decisions = []
+        for s in slot.seen:
+            seg = s.segment
+            if seg is not None and seg.confirmed(need) and slot.index <= seg.shown_until:
+                decisions.append(Decision(s.face, False, Reason.REGISTERED, s.track, seg.person, s.similarity))
+            else:
+                decisions.append(Decision(s.face, True, s.reason, s.track, None, s.similarity))
+        return Judged(slot.index, slot.image, slot.payload, decisions, slot.cut)
+
+    def _predict(self, slot: _Slot) -> None:
+        """Frame by frame (no window), a skipped frame has no detection after it: every face is
+        carried where its motion predicts, grown a little, judged as at its last detection."""
+        for t in self.tracker.tracks:
+            state = self._tracks.get(t.id)
+            if t.misses or state is None:
+                slot.seen.append(_Seen(t.id, _place(t.box), Reason.HELD))
+            else:
+                slot.seen.append(_Seen(t.id, _place(grow(t.predicted(slot.index), 0.15)), Reason.PREDICTED,
+                                       state.segment))
+
+
+def _near(a, b, margin: float) -> bool:
+    """Whether ``b`` comes within ``margin`` of ``a``'s size around it."""
+    return iou(grow(a, 2 * margin), b) > 0
+
+
+def _place(box) -> Face:
+    """A place to redact where no face was detected this frame."""
+    return Face(tuple(float(v) for v in box), 0.0, _NO_LANDMARKS)

@@ -1,0 +1,65 @@
+"""The privacy report of a file or stream: who was kept, how many others were blurred, and where
+the judge could not decide."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from .face import Reason
+from .judge import Judged
+
+# A track counts as a person blurred once it was detected clearly on this many frames: fewer is
+# more likely a false detection (a hand, a pattern) than someone.
+_PERSON_FRAMES = 3
+# A face redacted although it resembled someone registered this much: a moment the judge was unsure.
+_UNSURE_SIMILARITY = 0.4
+
+
+@dataclass
+class PrivacyReport:
+    frames: int = 0
+    kept_frames: Counter = field(default_factory=Counter)  # person -> frames shown
+    whole_frames: int = 0  # frames redacted whole (not judged in time)
+    unsure_frames: int = 0  # frames with a face recognised as someone registered but not shown
+    _blurred: Counter = field(default_factory=Counter)  # track -> clear detections redacted
+    _kept_tracks: set = field(default_factory=set)
+
+    def add(self, judged: Judged) -> None:
+        self.frames += 1
+        if judged.decisions is None:
+            self.whole_frames += 1
+            return
+        unsure = False
+        for d in judged.decisions:
+            if not d.redact:
+                self.kept_frames[d.person] += 1
+                self._kept_tracks.add(d.track_id)
+            elif d.reason in (Reason.UNKNOWN, Reason.UNCONFIRMED, Reason.EVERYONE, Reason.CROSSING):
+                self._blurred[d.track_id] += 1
+                unsure |= d.reason is not Reason.UNKNOWN and d.similarity is not None and d.similarity >= _UNSURE_SIMILARITY
+        self.unsure_frames += unsure
+
+    @property
+    def others_blurred(self) -> int:
+        """Distinct other people blurred (tracks, so one person who leaves and comes back counts twice)."""
+        return sum(1 for t, n in self._blurred.items() if n >= _PERSON_FRAMES and t not in self._kept_tracks)
+
+    def as_dict(self, fps: float) -> dict:
+        per = 1 / fps if fps else 0.0
+        return {
+            "kept": [{"person": p, "seconds": round(n * per, 2), "frames": n}
+                     for p, n in self.kept_frames.most_common()],
+            "others_blurred": self.others_blurred,
+            "frames": self.frames,
+            "frames_redacted_whole": self.whole_frames,
+            "whole_frame_reason": "not judged by its deadline" if self.whole_frames else None,
+            "unsure_frames": self.unsure_frames,
+        }
+
+    def summary(self, fps: float) -> str:
+        kept = ", ".join(f"{p} {n / fps:.1f} s" for p, n in self.kept_frames.most_common()) if fps else ""
+        text = f"kept: {kept or 'nobody'}; {self.others_blurred} other people blurred"
+        if self.whole_frames:
+            text += f"; {self.whole_frames} frames redacted whole"
+        return text

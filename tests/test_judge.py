@@ -1,0 +1,186 @@
+"""The look-ahead judge: scripted detections for its bookkeeping, real faces for its promises."""
+
+import cv2
+import numpy as np
+import pytest
+
+from bystander.engine import Engine, EngineConfig, Gallery, Reason
+from bystander.engine.judge import Judge, Mode
+from conftest import FR, MEDIA, ScriptedDetector
+from conftest import face_at as face
+
+BLACK = np.zeros((120, 160, 3), np.uint8)
+
+
+def frontal_face(x1, y1, x2, y2, score=0.9):
+    """A scripted face with landmarks of a face seen from the front."""
+    f = face(x1, y1, x2, y2, score)
+    w, h = x2 - x1, y2 - y1
+    f.landmarks[:] = [[x1 + 0.3 * w, y1 + 0.4 * h], [x1 + 0.7 * w, y1 + 0.4 * h], [x1 + 0.5 * w, y1 + 0.6 * h],
+                      [x1 + 0.35 * w, y1 + 0.8 * h], [x1 + 0.65 * w, y1 + 0.8 * h]]
+    return f
+
+
+def run(judge, n, modes=None):
+    out = []
+    for i in range(n):
+        out.extend(judge.push(BLACK, i, modes[i] if modes else None))
+    out.extend(judge.flush())
+    assert [j.payload for j in out] == list(range(n))
+    return out
+
+
+def test_a_face_is_covered_before_its_first_detection():
+    script = [[], [], [], [face(50, 50, 90, 100)], [face(51, 50, 91, 100)]]
+    eng = Engine(config=EngineConfig(everyone=True), detector=ScriptedDetector(script))
+    out = run(Judge(eng, window=4), 5)
+    assert [[d.reason for d in j.decisions] for j in out] == [
+        [Reason.BACKFILL], [Reason.BACKFILL], [Reason.BACKFILL], [Reason.EVERYONE], [Reason.EVERYONE]]
+
+
+def test_skipped_frames_place_a_face_between_its_detections():
+    # Detection on frames 0, 2, 4; the face moves from x=50 to x=90.
+    script = [[face(50, 50, 90, 100)], [face(70, 50, 110, 100)], [face(90, 50, 130, 100)]]
+    eng = Engine(config=EngineConfig(everyone=True), detector=ScriptedDetector(script))
+    out = run(Judge(eng, window=4, detect_every=2), 5)
+    (d,) = out[1].decisions
+    assert d.reason is Reason.INTERPOLATED and d.redact
+    x1, _, x2, _ = d.face.box
+    assert x1 <= 60 <= 100 <= x2  # where it was halfway: (60, 50, 100, 100)
+
+
+def test_a_skipped_frame_no_detection_follows_in_time_is_redacted_whole():
+    eng = Engine(config=EngineConfig(everyone=True), detector=ScriptedDetector([[face(50, 50, 90, 100)]] * 2))
+    judge = Judge(eng, window=1)
+    out = [*judge.push(BLACK, 0, Mode.DETECT), *judge.push(BLACK, 1, Mode.SKIP), *judge.push(BLACK, 2, Mode.SKIP)]
+    assert out[0].decisions and out[1].decisions is None
+
+
+def test_frame_by_frame_a_skipped_frame_covers_where_the_face_will_be():
+    eng = Engine(detector=ScriptedDetector([[face(10, 10, 50, 60)], [face(20, 10, 60, 60)]]))
+    judge = Judge(eng, window=0)
+    out = [*judge.push(BLACK, 0, Mode.DETECT), *judge.push(BLACK, 1, Mode.DETECT), *judge.push(BLACK, 2, Mode.SKIP)]
+    (d,) = out[2].decisions
+    x1, y1, x2, y2 = d.face.box
+    assert d.redact and d.reason is Reason.PREDICTED
+    assert x1 <= 30 and x2 >= 70 and y1 <= 10 and y2 >= 60  # the face moved on to (30, 10, 70, 60)
+
+
+class ScriptedRecogniser:
+    """Embeds each face by its similarity to Ana, scripted per call; counts the faces asked about."""
+
+    def __init__(self, similarities):
+        self.similarities = list(similarities)
+        self.asked = 0
+
+    def embed(self, frame, faces):
+        self.asked += len(faces)
+        out = []
+        for _ in faces:
+            s = self.similarities.pop(0)
+            out.append([s, float(np.sqrt(1 - s * s))])
+        return np.array(out, np.float32)
+
+
+def recognising(script, similarities, **config):
+    rec = ScriptedRecogniser(similarities)
+    eng = Engine(Gallery.from_people({"ana": np.array([[1.0, 0.0]])}), EngineConfig(**config),
+                 detector=ScriptedDetector(script), recogniser=rec)
+    return eng, rec
+
+
+def shown(out):
+    return [any(not d.redact for d in j.decisions) for j in out]
+
+
+def test_a_confirmed_face_is_shown_back_to_the_start_of_its_track():
+    script = [[frontal_face(100, 20, 150, 80)] for _ in range(6)]
+    eng, _ = recognising(script, [0.45, 0.45, 0.6, 0.6, 0.6, 0.6])
+    assert shown(run(Judge(eng, window=4), 6)) == [True] * 6
+
+
+def test_turned_views_are_no_evidence_against_but_a_frontal_mismatch_is():
+    turned = face(100, 20, 150, 80)  # landmarks all at one point: not a frontal view
+    turned.landmarks[:] = [[110, 40], [120, 40], [145, 55], [112, 70], [122, 70]]
+    script = [[frontal_face(100, 20, 150, 80)]] * 3 + [[turned]] * 4 + [[frontal_face(100, 20, 150, 80)]] * 3
+    # Matches on 0-2; poor similarities while turned (3-6); a confident non-match facing front at 7.
+    eng, _ = recognising(script, [0.6, 0.6, 0.6, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1], reverify_every=1)
+    assert shown(run(Judge(eng, window=20), 10)) == [True] * 3 + [False] * 7  # withdrawn back to its last match
+    eng, _ = recognising(script[:7], [0.6, 0.6, 0.6, 0.1, 0.1, 0.1, 0.1], reverify_every=1)
+    assert shown(run(Judge(eng, window=20), 7)) == [True] * 7  # turning away alone withdraws nothing
+
+
+def test_recognition_is_spent_on_faces_still_in_doubt():
+    script = [[frontal_face(100, 20, 150, 80)] for _ in range(30)]
+    eng, rec = recognising(script, [0.6] * 30)
+    run(Judge(eng, window=8), 30)
+    assert rec.asked == 2 + 28 // 5  # until confirmed, then every 5th frame
+
+
+# Real faces over a real background ---------------------------------------------------------------
+
+def _crop(engine, path, height):
+    from bystander.media.image import read_photo
+
+    img = read_photo(path).bgr
+    f = max(engine.detect(img), key=lambda f: f.width * f.height)
+    x1, y1, x2, y2 = f.box
+    w, h = x2 - x1, y2 - y1
+    crop = img[max(0, int(y1 - 0.5 * h)):int(y2 + 0.3 * h), max(0, int(x1 - 0.3 * w)):int(x2 + 0.3 * w)]
+    return cv2.resize(crop, (round(crop.shape[1] * height / crop.shape[0]), height), interpolation=cv2.INTER_AREA)
+
+
+@pytest.fixture(scope="module")
+def scene(media):
+    from bystander.engine import Engine
+
+    eng = Engine()
+    background = cv2.resize(cv2.imread(str(MEDIA / "negatives" / "view.jpg")), (640, 360))
+    return eng, background, _crop(eng, FR / "obama.jpg", 150), _crop(eng, FR / "biden.jpg", 150)
+
+
+def _paste(frame, crop, x, y=110):
+    h, w = crop.shape[:2]
+    x0, x1 = max(0, x), min(frame.shape[1], x + w)
+    if x1 > x0:
+        frame[y:y + h, x0:x1] = crop[:, x0 - x:x1 - x]
+    return (x0, y, x1, y + h)
+
+
+def _judge_scene(engine, placements):
+    """Frames of the background with crops pasted at the given places; the decisions per frame."""
+    judge, out, truth = Judge(engine, window=30), [], []
+    for i, faces in enumerate(placements):
+        frame = scene_frame = faces[0].copy()
+        truth.append({name: _paste(scene_frame, crop, x) for name, crop, x in faces[1]})
+        out.extend(judge.push(frame, i))
+    out.extend(judge.flush())
+    return out, truth
+
+
+def _shown_over(decisions, box) -> bool:
+    def inter(a, b):
+        return max(0, min(a[2], b[2]) - max(a[0], b[0])) * max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    return any(not d.redact and inter(d.face.box, box) > 0.2 * (box[2] - box[0]) * (box[3] - box[1])
+               for d in decisions)
+
+
+def test_a_bystander_crossing_the_registered_person_never_takes_his_identity(scene, with_gallery):
+    eng, background, obama, biden = scene
+    engine = with_gallery({"obama": [FR / "obama.jpg"]})
+    n = 60
+    placements = [(background, [("obama", obama, 40 + 8 * i), ("biden", biden, 480 - 8 * i)]) for i in range(n)]
+    out, truth = _judge_scene(engine, placements)
+    assert not any(_shown_over(j.decisions, t["biden"]) for j, t in zip(out, truth))
+    kept = sum(_shown_over(j.decisions, t["obama"]) for j, t in zip(out, truth))
+    assert kept >= n // 3  # he is shown while apart (the crossing itself stays redacted)
+
+
+def test_a_bystander_taking_his_place_after_he_leaves_is_redacted(scene, with_gallery):
+    eng, background, obama, biden = scene
+    engine = with_gallery({"obama": [FR / "obama.jpg"]})
+    placements = ([(background, [("obama", obama, 250)])] * 30 + [(background, [])] * 2
+                  + [(background, [("biden", biden, 250)])] * 30)
+    out, truth = _judge_scene(engine, placements)
+    assert all(_shown_over(j.decisions, t["obama"]) for j, t in zip(out[:30], truth[:30]))
+    assert not any(_shown_over(j.decisions, t["biden"]) for j, t in zip(out[32:], truth[32:]))
