@@ -23,7 +23,7 @@ def _hash(password: str, salt: bytes) -> bytes:
 
 
 class AlreadySetUp(Exception):
-    pass
+    """An admin login exists already: setup happens once."""
 
 
 class Auth:

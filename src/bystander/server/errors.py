@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Iterable
 
 from aiohttp import web
 
@@ -17,12 +18,12 @@ _ERRORS = {400: web.HTTPBadRequest, 401: web.HTTPUnauthorized, 403: web.HTTPForb
            500: web.HTTPInternalServerError}
 
 
-def error(status: int, message: str, headers: dict | None = None) -> web.HTTPException:
+def error(status: int, message: str, headers: dict | None = None, allowed: Iterable[str] = ()) -> web.HTTPException:
     kwargs: dict = {"text": json.dumps({"error": message}), "content_type": "application/json", "headers": headers}
     if status == 413:
         kwargs.update(max_size=0, actual_size=0)
     if status == 405:
-        kwargs.update(method="", allowed_methods=())
+        kwargs.update(method="", allowed_methods=allowed)
     return _ERRORS[status](**kwargs)
 
 
@@ -33,7 +34,7 @@ async def errors_as_json(request: web.Request, handler):
     except web.HTTPException as exc:
         if exc.content_type != "application/json" and request.path.startswith("/api"):
             raise error(exc.status if exc.status in _ERRORS else 400, exc.reason,
-                        {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None) from None
+                        allowed=getattr(exc, "allowed_methods", ())) from None
         raise
     except RegistrationError as exc:
         raise error(422, str(exc)) from None
