@@ -94,6 +94,9 @@ def run(args) -> int:
         previous = {s: signal.signal(s, lambda *_: relay.stop()) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             final = relay.run()
+            final["event"] = "end"
+            if stats_out is not None:  # the last line: the whole run, the frames still in the window included
+                stats_out.write(mask(json.dumps(final), secrets) + "\n")
         finally:
             for s, h in previous.items():
                 signal.signal(s, h)
@@ -101,9 +104,6 @@ def run(args) -> int:
                 stats_out.close()
     if interactive:
         print(file=sys.stderr)
-    final["event"] = "end"
-    if stats_out is sys.stdout:
-        print(mask(json.dumps(final), secrets))
     print(mask(_summary(final), secrets), file=sys.stderr)
     return 0 if final["frames"] or args.wait is None else 1
 
