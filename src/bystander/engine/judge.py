@@ -127,7 +127,6 @@ class Judge:
         self._last_thumb: np.ndarray | None = None
         self._shot_start = 0
         self._last_detected_index = -1
-        self._gap: dict[int, bool] = {}  # per track: missed on the detected frame before this one
 
     # Feeding ------------------------------------------------------------------------------------
     def push(self, image: np.ndarray, payload: Any = None, mode: Mode | None = None,
@@ -176,8 +175,6 @@ class Judge:
 
     # Analysis -----------------------------------------------------------------------------------
     def _new_shot(self, index: int) -> None:
-        for state in self._tracks.values():
-            state.segment = None
         self._tracks.clear()
         self.tracker.reset()
         self._shot_start = index
@@ -204,7 +201,10 @@ class Judge:
                 self._fill_between(t, state, slot.index, gap)
             elif slot.index > self._shot_start:
                 self._backfill(t, slot.index)
-            self._gap[t.id] = gap
+            if t.previous is not None and not gap and iou(t.previous, t.box) < 0.5:
+                # Moved a lot between two detections: if this was the wrong face to follow, the face
+                # it left is still there. (After a miss, the frames between are covered already.)
+                slot.seen.append(_Seen(t.id, _place(t.previous), Reason.TRAIL))
             state.clear |= t.face.score >= cfg.min_recognition_score
             if crossing or gap or jumped:
                 state.segment = None
@@ -218,12 +218,6 @@ class Judge:
             state = self._tracks.get(t.id)
             if t.misses <= (cfg.hold_frames if state and state.clear else cfg.faint_hold_frames):
                 slot.seen.append(_Seen(t.id, _place(t.box), Reason.HELD))
-        for t in seen:
-            # Moved a lot between two detections: if this was the wrong face to follow, the face it
-            # left is still there. (After a miss, the frames between are covered already.)
-            if t.previous is not None and self._tracks[t.id].last_detected == slot.index \
-                    and not self._gap.get(t.id) and iou(t.previous, t.box) < 0.5:
-                slot.seen.append(_Seen(t.id, _place(t.previous), Reason.TRAIL))
         if eng.recognising:
             self._recognise(slot, [s for s in slot.seen if s.segment is not None and s.reason is Reason.UNCONFIRMED])
         else:
