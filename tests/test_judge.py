@@ -110,6 +110,29 @@ def test_turned_views_are_no_evidence_against_but_a_frontal_mismatch_is():
     assert shown(run(Judge(eng, window=20), 7)) == [True] * 7  # turning away alone withdraws nothing
 
 
+class PlaceRecogniser(ScriptedRecogniser):
+    """Ana is whoever stands at x=100; anyone elsewhere resembles her a little (0.45: no match, but no
+    clear non-match either)."""
+
+    def __init__(self):
+        super().__init__([])
+
+    def embed(self, frame, faces):
+        self.similarities = [0.6 if f.box[0] == 100 else 0.45 for f in faces]
+        return super().embed(frame, faces)
+
+
+def test_after_another_face_crosses_hers_the_face_left_must_earn_her_identity_again():
+    ana, other, left = frontal_face(100, 20, 150, 80), frontal_face(140, 20, 190, 80), frontal_face(120, 20, 170, 80)
+    script = [[ana]] * 5 + [[ana, other]] * 3 + [[left]] * 7
+    eng = Engine(Gallery.from_people({"ana": np.array([[1.0, 0.0]])}), detector=ScriptedDetector(script),
+                 recogniser=PlaceRecogniser())
+    out = run(Judge(eng, window=20), len(script))
+    assert shown(out)[:5] == [True] * 5
+    assert [any(not d.redact for d in j.decisions if d.face.box[0] == 140) for j in out[5:8]] == [False] * 3
+    assert shown(out)[8:] == [False] * 7  # the track went on, but whoever is left is not shown as Ana
+
+
 def test_recognition_is_spent_on_faces_still_in_doubt():
     script = [[frontal_face(100, 20, 150, 80)] for _ in range(30)]
     eng, rec = recognising(script, [0.6] * 30)
@@ -151,8 +174,8 @@ def _judge_scene(engine, placements):
     """Frames of the background with crops pasted at the given places; the decisions per frame."""
     judge, out, truth = Judge(engine, window=30), [], []
     for i, faces in enumerate(placements):
-        frame = scene_frame = faces[0].copy()
-        truth.append({name: _paste(scene_frame, crop, x) for name, crop, x in faces[1]})
+        frame = faces[0].copy()
+        truth.append({name: _paste(frame, crop, x) for name, crop, x in faces[1]})
         out.extend(judge.push(frame, i))
     out.extend(judge.flush())
     return out, truth
