@@ -403,14 +403,16 @@ class Relay:
 
     def _status(self) -> None:
         if self.on_status:
-            self.on_status({**self.stats.snapshot(self.destinations), "delay_s": self.options.delay})
+            self.on_status(self._snapshot())
+
+    def _snapshot(self) -> dict:
+        return {**self.stats.snapshot(self.destinations), "delay_s": self.options.delay}
 
     def final(self) -> dict:
-        s = self.stats.snapshot(self.destinations)
+        s = self._snapshot()
         p50, p95 = self.stats.latency_percentiles(whole_run=True)
         s["latency_ms_p50"] = None if p50 is None else round(p50 * 1000, 1)
         s["latency_ms_p95"] = None if p95 is None else round(p95 * 1000, 1)
-        s["delay_s"] = self.options.delay
         s["privacy"] = self.privacy.as_dict(float(self._rate))
         return s
 

@@ -25,13 +25,16 @@ CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 class VideoResult:
     frames: int = 0
     faces_redacted: int = 0  # face-frames redacted (detected, held or backfilled)
-    registered_kept: int = 0  # face-frames left visible as a registered person
     seconds: float = 0.0
     damage: list[Damage] = field(default_factory=list)
     expected_frames: int | None = None
     privacy: PrivacyReport = field(default_factory=PrivacyReport)
     rate: float = 0.0  # the input's nominal frame rate
 
+    @property
+    def registered_kept(self) -> int:
+        """Face-frames left visible as a registered person."""
+        return sum(self.privacy.kept_frames.values())
 
     @property
     def fps(self) -> float:
@@ -88,7 +91,6 @@ def redact_video(engine: Engine, src: Path, dst: Path, *, crf: int = 20, preset:
             result.frames += 1
             result.privacy.add(item)
             result.faces_redacted += sum(d.redact for d in item.decisions or ())
-            result.registered_kept += sum(not d.redact for d in item.decisions or ())
             if log:
                 log.frame(frame, item)
             if progress:
