@@ -52,6 +52,14 @@ def test_bogus_preset_is_one_line(clip, tmp_path):
     assert not out.exists() and parts(tmp_path) == []
 
 
+@pytest.mark.parametrize("delay", ["-1", "11"])
+def test_live_delay_out_of_range_is_one_line(tmp_path, delay):
+    out = tmp_path / "rec.mp4"
+    proc = run_cli("live", "--key", "k", "--record", out, "--delay", delay, "--wait", "1", home=tmp_path)
+    assert f"--delay {delay}" in assert_one_line_error(proc)
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("tag", [b"SoundHandler", b"Lavf"])
 def test_undecodable_metadata_does_not_stop_the_video(clip, tmp_path, tag):
     data = clip.read_bytes()
