@@ -84,8 +84,8 @@ async function loadLive() {
   if (!preview.hidden) preview.src = `/api/live/preview.jpg?t=${Date.now()}`;
   const s = live.status;
   $("#live-status").textContent = live.error ? `Stopped: ${live.error}` : !live.running ? "Not live." :
-    !s ? "Starting…" : `${s.ingest}: in ${s.fps_in} fps, out ${s.fps_out} fps, ${s.delay_s} s behind ` +
-    `(look-ahead) +${s.latency_ms_p50 ?? "-"} ms; ` +
+    !s ? "Starting…" : `${s.ingest}: in ${s.fps_in} fps, out ${s.fps_out} fps, ` +
+    `${s.latency_ms_p50 ?? "-"} ms behind the input (${s.delay_s} s of it look-ahead); ` +
     s.destinations.map((d) => `${d.destination} ${d.state}`).join(", ");
   return live;
 }
