@@ -11,10 +11,18 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-setup: $(BIN)/python
-	$(BIN)/pip install -q -e '.[test]'
+setup: $(VENV)/.installed-test
 
-run: setup
+# Installed again only when pyproject.toml changed (the install is editable: source edits need none).
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@ $(VENV)/.installed-run
+
+run: $(VENV)/.installed-run
 	$(BIN)/bystander $(if $(ARGS),$(ARGS),serve)
 
 # The tests need ffmpeg/ffprobe (real codecs beside PyAV's), nginx with the RTMP module (live
