@@ -243,3 +243,72 @@ def audio_offset(recording: Path, reference: Path, loop_s: float, at: float = 5.
     corr = np.fft.irfft(np.fft.rfft(hay, n) * np.conj(np.fft.rfft(piece, n)), n)[: len(one_loop)]
     lag = int(corr.argmax())
     return circular(lag / rate + ref_start - (rec_start + at), loop_s)
+
+
+# A frame counter painted as 16 big blocks (two rows of eight, bit i in block i), readable after
+# H.264 and even after the relay's whole-frame redaction (its cells are a third of a block).
+_BLOCK = 80
+
+
+def counter_frame(i: int, size: tuple[int, int] = (640, 360)) -> np.ndarray:
+    w, h = size
+    img = np.full((h, w, 3), 90, np.uint8)
+    block = min(_BLOCK, w // 8, h // 4)
+    for b in range(16):
+        r, c = divmod(b, 8)
+        img[r * block:(r + 1) * block, c * block:(c + 1) * block] = 230 if (i >> b) & 1 else 20
+    return img
+
+
+def read_counter(img: np.ndarray) -> int:
+    h, w = img.shape[:2]
+    block = min(_BLOCK, w // 8, h // 4)
+    grey = img.mean(axis=2)
+    return sum(1 << b for b in range(16)
+               if grey[(b // 8) * block + block // 2, (b % 8) * block + block // 2] > 125)
+
+
+def build_counter_input(out: Path, n: int, size: tuple[int, int] = (640, 360), audio: bool = True,
+                        skip: int = 0, gop: int = 60) -> None:
+    """``n`` frames numbered 0..n-1 at 29.97 fps (H.264, a keyframe every ``gop`` frames, no
+    B-frames) and a tone as AAC, as FLV; the first ``skip`` encoded frames are left out, so a
+    ``skip`` that is not a multiple of ``gop`` starts the stream mid-GOP."""
+    rate = 48000
+    with av.open(str(out), "w", format="flv") as o:
+        v = o.add_stream("libx264", rate=Fraction(30000, 1001))
+        v.width, v.height, v.pix_fmt = size[0], size[1], "yuv420p"
+        v.options = {"preset": "veryfast", "g": str(gop), "bf": "0", "crf": "20"}
+        a = None
+        if audio:
+            a = o.add_stream("aac", rate=rate)
+            a.layout = "stereo"
+        samples = 0
+
+        def mux_video(packets) -> None:
+            o.mux([p for p in packets if p.pts is None or p.pts * p.time_base >= skip * FRAME - FRAME / 2])
+
+        for i in range(n):
+            f = av.VideoFrame.from_ndarray(counter_frame(i, size), format="bgr24")
+            f.pts, f.time_base = i * 1001, Fraction(1, 30000)
+            mux_video(v.encode(f))
+            while a is not None and samples * 30000 < (i + 1) * 1001 * rate:
+                t = (samples + np.arange(1024)) / rate
+                tone = (0.2 * np.sin(2 * np.pi * 440 * t) * 32767).astype(np.int16)
+                af = av.AudioFrame.from_ndarray(np.repeat(tone, 2).reshape(1, -1), format="s16", layout="stereo")
+                af.sample_rate, af.pts, af.time_base = rate, samples, Fraction(1, rate)
+                samples += 1024
+                if samples * 30000 > skip * 1001 * rate:
+                    o.mux(a.encode(af))
+        mux_video(v.encode(None))
+        if a is not None:
+            o.mux(a.encode(None))
+
+
+def recorded_counters(path: Path) -> tuple[list[int], list[float]]:
+    """The counter read off every recorded frame, and each frame's timestamp (s)."""
+    counters, times = [], []
+    with av.open(str(path)) as c:
+        for f in c.decode(video=0):
+            counters.append(read_counter(f.to_ndarray(format="bgr24")))
+            times.append(float(f.pts * f.time_base))
+    return counters, times

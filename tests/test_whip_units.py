@@ -1,6 +1,7 @@
 """WHIP's pure parts: bitrate hints in the answer SDP, RTP timestamps on the sender's clock."""
 
-from bystander.server.whip import BITRATE_HINTS, SenderClock, with_bitrate_hints
+from bystander.live.source import SenderClock
+from bystander.server.whip import BITRATE_HINTS, with_bitrate_hints
 
 ANSWER = "\r\n".join([
     "v=0", "m=audio 9 UDP/TLS/RTP/SAVPF 111", "a=rtpmap:111 opus/48000/2", "a=fmtp:111 minptime=10",

@@ -11,9 +11,10 @@ from pathlib import Path
 
 from ..errors import BystanderError
 from ..live.ingest import ListenAddress, RtmpIngest
-from ..live.relay import Relay, RelayOptions, RtmpSource
+from ..live.relay import Relay, RelayOptions
 from ..live.schedule import DETECT_THREADS, DOWNSCALED_THRESHOLD
 from ..live.secret import MaskSecrets, mask, mask_url
+from ..live.source import RtmpSource
 from ..live.stats import status_line
 from .common import add_style_options, build_engine
 

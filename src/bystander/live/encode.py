@@ -106,10 +106,11 @@ class AudioPath:
         self.stream.codec_context.flags |= int(av.codec.context.Flags.global_header)
         self.stream.codec_context.open()
 
-    def encode_frame(self, frame: av.AudioFrame) -> list[av.Packet]:
-        return self.stream.encode(frame)
-
-    def convert(self, packet: av.Packet) -> list[av.Packet]:
+    def convert(self, item: av.Packet | av.AudioFrame) -> list[av.Packet]:
+        """AAC packets for an ingest packet, or for a decoded frame (WebRTC's)."""
+        if isinstance(item, av.AudioFrame):
+            return self.stream.encode(item)
+        packet = item
         if self.copy:
             return [packet]
         out = []

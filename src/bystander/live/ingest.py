@@ -5,6 +5,11 @@ our ``on_publish`` hook; a right key is answered with a redirect that renames th
 stream to a private name known only to this process, a wrong one with 403 (nginx
 then refuses the publisher). The relay plays the private name from 127.0.0.1, so
 the key never appears in a URL we open.
+
+The relay's player waits on the private name before any publisher comes, and a right key is
+answered only once nginx shows it there (within ``PLAYER_WAIT``): a player that joined after
+the publisher would start at its next keyframe, seconds into the stream. nginx ends that play
+when the publisher leaves (``play_restart``), and the relay attaches a new one for its return.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import hmac
 import logging
 import secrets
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -21,6 +27,8 @@ from ..errors import BystanderError
 from .nginx import Application, NginxRtmp
 
 log = logging.getLogger(__name__)
+
+PLAYER_WAIT = 3.0  # s the key check holds a publisher for the relay's player to be attached
 
 
 @dataclass(frozen=True)
@@ -41,12 +49,14 @@ class ListenAddress:
 class _KeyCheck(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, key: str, private_name: str):
+    def __init__(self, key: str, private_name: str, player_attached):
         super().__init__(("127.0.0.1", 0), _Hook)
         self.key = key
         self.private_name = private_name
+        self.player_attached = player_attached
         self.publishing = threading.Event()
         self.refused = 0
+        self.accepted = 0
         self.lock = threading.Lock()
 
 
@@ -60,9 +70,12 @@ class _Hook(BaseHTTPRequestHandler):
         s = self.server
         if self.path == "/publish":
             if hmac.compare_digest(name.encode(), s.key.encode()):
+                self._await_player()
                 log.info("publisher accepted")
                 self.send_response(302)
                 self.send_header("Location", s.private_name)
+                with s.lock:
+                    s.accepted += 1
                 s.publishing.set()
             else:
                 with s.lock:
@@ -76,6 +89,18 @@ class _Hook(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
+    def _await_player(self) -> None:
+        deadline = time.monotonic() + PLAYER_WAIT
+        while time.monotonic() < deadline:
+            try:
+                if self.server.player_attached():
+                    return
+            except Exception as exc:  # nginx's control socket unreadable: accept without waiting
+                log.debug("player check failed: %s", exc)
+                return
+            time.sleep(0.02)
+        log.info("no relay player attached within %.0f s; accepting the publisher anyway", PLAYER_WAIT)
+
     def log_message(self, *args) -> None:  # the request line would carry the key
         pass
 
@@ -87,12 +112,15 @@ class RtmpIngest:
         if not key:
             raise BystanderError("--key must not be empty")
         self.listen = listen
-        self._hook = _KeyCheck(key, "in-" + secrets.token_hex(8))
+        self._hook = _KeyCheck(key, "in-" + secrets.token_hex(8),
+                               lambda: self.server.players(self.listen.app, self._hook.private_name) > 0)
         hook = f"http://127.0.0.1:{self._hook.server_address[1]}"
         self.server = NginxRtmp([Application(listen.app, f"""
             on_publish {hook}/publish;
             on_publish_done {hook}/publish_done;
             notify_method post;
+            idle_streams on;
+            play_restart on;
             allow play 127.0.0.1;
             deny play all;
             """)], port=listen.port, host=listen.host)
@@ -105,6 +133,15 @@ class RtmpIngest:
     @property
     def refused(self) -> int:
         return self._hook.refused
+
+    @property
+    def accepted(self) -> int:
+        """How many publishers with the right key have been let in."""
+        return self._hook.accepted
+
+    def drop_player(self) -> None:
+        """End the relay's play of the private stream (it is waiting, or reading)."""
+        self.server.drop_players(self.listen.app, self._hook.private_name)
 
     @property
     def pull_url(self) -> str:

@@ -4,18 +4,28 @@ nginx (with Debian's ``libnginx-mod-rtmp``) speaks RTMP to OBS, PRISM and Larix
 as they expect, handles their reconnects and asks us over HTTP (``on_publish``)
 whether a stream key is right. It runs as a child process with a config in a
 temporary folder, logs nothing about stream names, and stops with us.
+
+Idle and slow connections cannot keep a streamer out: a connection that has not finished its
+handshake within ``HANDSHAKE_TIMEOUT`` is closed, one that stops answering pings is dropped, and
+there is room for ``MAX_CONNECTIONS`` at once. nginx's statistics and control pages listen on a
+Unix socket in the private folder, so that only this process can see stream names or drop a
+player.
 """
 
 from __future__ import annotations
 
+import http.client
+import resource
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
 import time
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode
 
 from ..errors import BystanderError
 
@@ -24,6 +34,12 @@ MODULE_PATHS = (
     Path("/usr/lib64/nginx/modules/ngx_rtmp_module.so"),
     Path("/usr/local/lib/nginx/modules/ngx_rtmp_module.so"),
 )
+
+
+HANDSHAKE_TIMEOUT = 5  # s; a real client finishes the RTMP handshake in milliseconds
+PING_INTERVAL, PING_TIMEOUT = 10, 10  # s; a peer silent this long after a ping is dropped
+IDLE_PUBLISHER = 10  # s without audio or video and a publisher is dropped
+MAX_CONNECTIONS = 4000  # what nginx accepts at once; each costs a few kB and one descriptor
 
 
 class NginxMissing(BystanderError):
@@ -77,18 +93,56 @@ master_process off;
 worker_processes 1;
 pid {self.dir}/nginx.pid;
 error_log {self.dir}/error.log crit;
-events {{ worker_connections 512; }}
+events {{ worker_connections {MAX_CONNECTIONS + 100}; }}
 rtmp {{
     access_log off;
+    max_connections {MAX_CONNECTIONS};
     server {{
         listen {self.host}:{self.port};
         chunk_size 4096;
-        ping 10s;
-        drop_idle_publisher 10s;
+        timeout {HANDSHAKE_TIMEOUT}s;
+        ping {PING_INTERVAL}s;
+        ping_timeout {PING_TIMEOUT}s;
+        drop_idle_publisher {IDLE_PUBLISHER}s;
 {apps}
     }}
 }}
+http {{
+    access_log off;
+    server {{
+        listen unix:{self.control_socket};
+        location /stat {{ rtmp_stat all; }}
+        location /control {{ rtmp_control all; }}
+    }}
+}}
 """
+
+    @property
+    def control_socket(self) -> Path:
+        return self.dir / "control.sock"
+
+    def _control(self, path: str) -> str:
+        conn = _UnixHttp(str(self.control_socket))
+        try:
+            conn.request("GET", path)
+            reply = conn.getresponse()
+            body = reply.read().decode(errors="replace")
+        finally:
+            conn.close()
+        if reply.status != 200:
+            raise BystanderError(f"nginx control answered {reply.status}")
+        return body
+
+    def players(self, app: str, name: str) -> int:
+        """How many clients play stream ``name`` of ``app`` (a stream may be waiting for its publisher)."""
+        root = ET.fromstring(self._control("/stat"))
+        return sum(1 for a in root.iter("application") if a.findtext("name") == app
+                   for st in a.iter("stream") if st.findtext("name") == name
+                   for c in st.iter("client") if c.find("publishing") is None)
+
+    def drop_players(self, app: str, name: str) -> None:
+        """Disconnect whoever plays ``name`` of ``app``: their reads end at once."""
+        self._control("/control/drop/subscriber?" + urlencode({"app": app, "name": name}))
 
     def url(self, app: str, name: str = "") -> str:
         host = "127.0.0.1" if self.host == "0.0.0.0" else self.host
@@ -97,6 +151,7 @@ rtmp {{
     def start(self) -> "NginxRtmp":
         conf = self.dir / "nginx.conf"
         conf.write_text(self.config())
+        _allow_descriptors(MAX_CONNECTIONS + 200)  # inherited by nginx
         self.proc = subprocess.Popen(
             [self.binary, "-p", str(self.dir), "-c", str(conf), "-e", str(self.dir / "error.log")],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -133,6 +188,25 @@ rtmp {{
         self.stop()
         if self._own_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class _UnixHttp(http.client.HTTPConnection):
+    def __init__(self, path: str):
+        super().__init__("localhost", timeout=5)
+        self._path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self._path)
+
+
+def _allow_descriptors(n: int) -> None:
+    """Raise the soft limit on open files towards ``n`` (never above the hard limit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = n if hard == resource.RLIM_INFINITY else min(n, hard)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 
 
 def _indent(text: str, n: int) -> str:

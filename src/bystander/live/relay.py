@@ -1,16 +1,15 @@
-"""The live relay: ingest → decode → engine → H.264 → every destination, timestamps kept.
+"""The live relay: the wiring from a source through the judge and the encoder to every destination.
 
 Four kinds of thread, joined by short queues:
-- the reader pulls the ingest, decodes video and hands audio straight to the outputs;
-- the engine thread judges each frame (``schedule.Scheduler``);
+- the reader takes the source's events (``source.Source``), places them on the outgoing
+  timeline (``timeline.Timeline``) and hands audio straight to the outputs;
+- the engine thread judges each frame (``schedule.Scheduler``, ``engine.judge.Judge``);
 - the encoder thread redacts it as judged and compresses it once for all destinations (redaction
   there keeps the engine thread free for the next frame's detection);
 - each destination writes at its own pace (``destination.Destination``).
 
-Output timestamps are the input's, shifted so a stream starts at 0; audio gets the
-same shift, so sync at the destination is the publisher's. A publisher that drops
-and comes back within the grace period continues the same outgoing stream, the gap
-kept as real time.
+The outputs open on the first decoded frame, whose size they take; a publisher that later sends
+another size is scaled to it.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Callable
 
-import av
+import cv2
 import numpy as np
 
 from ..engine import Engine, redact_frame
@@ -32,14 +31,12 @@ from ..engine.judge import Judge, Judged, Mode
 from ..engine.report import PrivacyReport
 from .destination import Chunk, Destination, Recording
 from .encode import AudioPath, LiveEncoder
-from .ingest import RtmpIngest
 from .schedule import Action, Budget, Scheduler, analysis_sizes
+from .source import DEFAULT_RATE, Audio, Ended, Session, Source, Video
 from .stats import LiveStats
+from .timeline import Timeline
 
 log = logging.getLogger(__name__)
-
-_PULL_OPTIONS = {"rtmp_live": "live", "fflags": "nobuffer", "flags": "low_delay",
-                 "analyzeduration": "1000000", "probesize": "1000000"}
 
 
 @dataclass
@@ -61,135 +58,82 @@ class _Frame:
     decisions: list | None = None
 
 
-class RtmpSource:
-    """Plays the RTMP ingest's published stream, session after session, into the relay."""
-
-    def __init__(self, ingest: RtmpIngest, first_wait: float | None = None, grace: float = 30.0):
-        self.ingest = ingest
-        self.first_wait = first_wait
-        self.grace = grace
-
-    def run(self, relay: "Relay") -> None:
-        wait = self.first_wait
-        while not relay.stopping:
-            relay.stats.ingest = "reconnecting" if relay.started else "waiting"
-            if not self._wait_publisher(relay, wait):
-                return
-            relay.stats.ingest = "live"
-            self._pull(relay)
-            log.info("ingest ended; waiting %.0f s for the publisher to return", self.grace)
-            wait = self.grace
-
-    def _wait_publisher(self, relay: "Relay", timeout: float | None) -> bool:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while not relay.stopping:
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                return False
-            if self.ingest.wait(0.2 if left is None else min(0.2, left)):
-                return True
-        return False
-
-    def _pull(self, relay: "Relay") -> None:
-        """Relay one publishing session."""
-        try:
-            container = av.open(self.ingest.pull_url, options=_PULL_OPTIONS, timeout=(10.0, 3.0))
-        except av.error.FFmpegError as exc:
-            log.warning("ingest: could not play the published stream (%s)", exc.strerror or "error")
-            time.sleep(0.5)
-            return
-        with container:
-            if not container.streams.video:
-                log.warning("ingest: the published stream has no video")
-                return
-            video = container.streams.video[0]
-            video.thread_type = "SLICE"
-            audio = container.streams.audio[0] if container.streams.audio else None
-            if not relay.ready:
-                rate = video.guessed_rate or video.average_rate or Fraction(30)
-                relay.open_outputs(video.codec_context.width, video.codec_context.height, rate,
-                                   AudioPath(audio) if audio is not None else None)
-            relay.new_session()
-            streams = [video] + ([audio] if audio is not None and relay.has_audio else [])
-            try:
-                for packet in container.demux(*streams):
-                    if relay.stopping:
-                        break
-                    if packet.dts is None:
-                        continue
-                    arrival = time.monotonic()
-                    if packet.stream is video:
-                        for frame in packet.decode():
-                            ts = frame.pts if frame.pts is not None else packet.dts
-                            relay.video(frame.to_ndarray(format="bgr24"), _ms(ts, packet.time_base), arrival)
-                    else:
-                        relay.audio(relay.audio_path.convert(packet), arrival)
-            except av.error.FFmpegError as exc:
-                if self.ingest.publishing:
-                    log.warning("ingest: read failed (%s)", exc.strerror or "error")
-
-
 class Relay:
-    def __init__(self, engine: Engine, source, options: RelayOptions,
+    def __init__(self, engine: Engine, source: Source, options: RelayOptions,
                  on_status: Callable[[dict], None] | None = None):
-        """``source.run(relay)`` feeds the relay from the reader thread (``RtmpSource``, or the web
-        app's WebRTC source) through ``open_outputs``, ``new_session``, ``video`` and ``audio``."""
         self.engine = engine
         self.source = source
         self.options = options
         self.stats = LiveStats()
         self.on_status = on_status
+        self.timeline = Timeline()
+        self.privacy = PrivacyReport()
+        self.destinations: list[Destination] = []
+        self.last_output: np.ndarray | None = None  # the latest redacted frame, for a preview
         self._frames: queue.Queue = queue.Queue(maxsize=30)
         self._encode: queue.Queue = queue.Queue(maxsize=8)
         self._stopping = threading.Event()
+        self._ready = threading.Event()  # encoder and audio templates exist
+        self._session: Session | None = None
         self._encoder: LiveEncoder | None = None
         self._audio: AudioPath | None = None
-        self._ready = threading.Event()  # encoder and audio templates exist
-        self.destinations: list[Destination] = []
+        self._size: tuple[int, int] | None = None  # (w, h) of every frame judged and encoded
+        self._rate = DEFAULT_RATE
         self._error: BaseException | None = None
-        self._last_ts: int | None = None  # latest outgoing timestamp (ms), audio or video
-        self._last_video: int | None = None
-        self._last_audio: int | None = None
-        self._last_arrival = 0.0
-        self._base: int | None = None  # publisher ms minus outgoing ms, for the current session
-        self.last_output: np.ndarray | None = None  # the latest redacted frame, for a preview
-        self.privacy = PrivacyReport()
-        self._rate = Fraction(30)
 
     def stop(self) -> None:
         self._stopping.set()
+        self.source.close()
 
-    # The outgoing streams are set up once, from the first ingest session's parameters.
-    def _templates(self):
-        return self._encoder.stream, (self._audio.stream if self._audio else None)
-
-    def _request_keyframe(self) -> None:
-        if self._encoder is not None:
-            self._encoder.request_keyframe()
-
-    def _fan_out(self, chunk: Chunk) -> None:
-        for d in self.destinations:
-            d.send(chunk)
-
-    # Reader: the source calls these from its thread -------------------------------------------
+    # Reader: the source's events, on their own thread --------------------------------------------
     def _read(self) -> None:
         try:
-            self.source.run(self)
+            for event in self.source.events():
+                if self._stopping.is_set():
+                    break
+                if isinstance(event, Video):
+                    self._video(event)
+                elif isinstance(event, Audio):
+                    self._audio_in(event)
+                elif isinstance(event, Session):
+                    self._session = event
+                    self.timeline.new_session()
+                    self.stats.ingest = "live"
+                elif isinstance(event, Ended):
+                    self.stats.ingest = "reconnecting"
         except BaseException as exc:  # surfaced by run()
             self._error = exc
         finally:
             self._frames.put(None)
 
-    @property
-    def stopping(self) -> bool:
-        return self._stopping.is_set()
+    def _video(self, v: Video) -> None:
+        if not self._ready.is_set():
+            h, w = v.image.shape[:2]
+            session = self._session or Session(DEFAULT_RATE, None)
+            self._open_outputs(w, h, session.rate, session.audio() if session.audio else None)
+        image = v.image
+        if (image.shape[1], image.shape[0]) != self._size:  # the publisher changed resolution
+            image = cv2.resize(image, self._size, interpolation=cv2.INTER_AREA)
+        pts = self.timeline.video(v.ms, v.arrival)
+        self.stats.frames_in.tick(v.arrival)
+        self._frames.put(_Frame(image, pts, v.arrival))
 
-    def open_outputs(self, width: int, height: int, rate: Fraction, audio: AudioPath | None) -> None:
-        """Set up the encoder and destinations from the first session's parameters (sources call
-        this once, while ``ready`` is false)."""
+    def _audio_in(self, a: Audio) -> None:
+        if self._audio is None:  # no outputs yet, or a stream without audio
+            return
+        for p in self._audio.convert(a.item):
+            dts = p.dts if p.dts is not None else p.pts
+            if dts is None:
+                continue
+            pts = p.pts if p.pts is not None else dts
+            placed = self.timeline.audio(_ms(dts, p.time_base), _ms(pts, p.time_base), a.arrival)
+            if placed is not None:  # None: it overlaps the previous session's audio
+                self._fan_out(Chunk("audio", bytes(p), placed[0], placed[1], True))
+
+    def _open_outputs(self, width: int, height: int, rate: Fraction, audio: AudioPath | None) -> None:
+        """The encoder and destinations, set up once from the first frame and its session."""
         self._encoder = LiveEncoder(width, height, rate, self.options.kbps)
-        self._rate = rate
-        self._audio = audio
+        self._size, self._rate, self._audio = (width, height), rate, audio
         self.budget = Budget(interval=float(1 / rate), max_delay=self.options.max_delay)
         for url in self.options.destinations:
             self.destinations.append(Destination(url, self._templates, self._request_keyframe,
@@ -200,74 +144,16 @@ class Relay:
             d.start()
         self._ready.set()
 
-    @property
-    def has_audio(self) -> bool:
-        return self._audio is not None
+    def _templates(self):
+        return self._encoder.stream, (self._audio.stream if self._audio else None)
 
-    def new_session(self) -> None:
-        """A publisher (re)connected: its clock will be placed after what was already sent."""
-        self._base = None
+    def _request_keyframe(self) -> None:
+        if self._encoder is not None:
+            self._encoder.request_keyframe()
 
-    def _place(self, ms: int, is_video: bool, arrival: float) -> int:
-        if self._base is None or self._discontinuous(ms - self._base, is_video, arrival):
-            # A new session, or the same connection now fed by a publisher that reconnected.
-            self._base = ms - self._session_start(arrival)
-        return ms - self._base
-
-    def video(self, image: np.ndarray, ms: int, arrival: float) -> None:
-        """One decoded frame (BGR) with the publisher's timestamp in ms."""
-        pts = self._place(ms, True, arrival)
-        if self._last_video is not None and pts <= self._last_video:
-            pts = self._last_video + 1
-        self._last_video = pts
-        self._outgoing(pts, arrival)
-        self.stats.frames_in.tick(arrival)
-        self._frames.put(_Frame(image, pts, arrival))
-
-    def audio(self, packets, arrival: float) -> None:
-        """AAC packets (from ``AudioPath``) with the publisher's timestamps."""
-        for p in packets:
-            dts = p.dts if p.dts is not None else p.pts
-            if dts is None:
-                continue
-            pts = p.pts if p.pts is not None else dts
-            out_dts = self._place(_ms(dts, p.time_base), False, arrival)
-            if self._last_audio is not None and out_dts <= self._last_audio:
-                continue  # overlaps the previous session's audio
-            self._last_audio = out_dts
-            self._outgoing(out_dts, arrival)
-            self._fan_out(Chunk("audio", bytes(p), _ms(pts, p.time_base) - self._base, out_dts, True))
-
-    @property
-    def started(self) -> bool:
-        """Whether anything has been sent yet."""
-        return self._last_ts is not None
-
-    @property
-    def ready(self) -> bool:
-        return self._ready.is_set()
-
-    @property
-    def audio_path(self) -> AudioPath | None:
-        return self._audio
-
-    def _discontinuous(self, ts: int, is_video: bool, arrival: float) -> bool:
-        """Whether the publisher's clock jumped: backwards, or far ahead of the time that passed."""
-        last = self._last_video if is_video else self._last_audio
-        if last is None:
-            return False
-        return ts < last - 500 or ts - self._last_ts > (arrival - self._last_arrival) * 1000 + 3000
-
-    def _outgoing(self, ts: int, arrival: float) -> None:
-        self._last_ts = ts if self._last_ts is None else max(self._last_ts, ts)
-        self._last_arrival = arrival
-
-    def _session_start(self, arrival: float) -> int:
-        """Where a publishing session starts on the outgoing timeline: 0 for the first; for a
-        publisher that came back, after the last timestamp sent plus the real time it was away."""
-        if self._last_ts is None:
-            return 0
-        return self._last_ts + max(1, int((arrival - self._last_arrival) * 1000))
+    def _fan_out(self, chunk: Chunk) -> None:
+        for d in self.destinations:
+            d.send(chunk)
 
     # Engine ------------------------------------------------------------------------------------
     def _analyse(self) -> None:
@@ -376,7 +262,7 @@ class Relay:
                         self._status()
                         next_status += status_every
         finally:
-            self._stopping.set()
+            self.stop()
             reader.join()
             for w in workers:
                 w.join()
@@ -397,7 +283,7 @@ class Relay:
         except BaseException as exc:
             log.exception("relay worker failed")
             self._error = exc
-            self._stopping.set()
+            self.stop()
             _drain(self._frames)
             _drain(self._encode)
 

@@ -20,8 +20,9 @@ import cv2
 
 from ..engine import Engine
 from ..live.ingest import ListenAddress, RtmpIngest
-from ..live.relay import Relay, RelayOptions, RtmpSource
+from ..live.relay import Relay, RelayOptions
 from ..live.secret import join_key, mask_url
+from ..live.source import RtmpSource
 
 log = logging.getLogger(__name__)
 
