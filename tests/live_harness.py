@@ -5,7 +5,9 @@ nginx-rtmp destinations that record, a player that notes when each frame arrives
 from __future__ import annotations
 
 import json
+import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -137,7 +139,6 @@ class Bystander:
         self._wait_listening()
 
     def _wait_listening(self) -> None:
-        import socket
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -312,3 +313,48 @@ def recorded_counters(path: Path) -> tuple[list[int], list[float]]:
             counters.append(read_counter(f.to_ndarray(format="bgr24")))
             times.append(float(f.pts * f.time_base))
     return counters, times
+
+
+def build_resolution_change_input(out: Path, parts: list[tuple[int, tuple[int, int]]]) -> None:
+    """One FLV whose picture size changes mid-stream: each (frames, (w, h)) part as H.264 with its
+    own SPS in-band, the counter running on across parts, no audio."""
+    stream, first = b"", 0
+    for n, size in parts:
+        piece = out.with_suffix(f".{first}.h264")
+        with av.open(str(piece), "w", format="h264") as o:
+            v = o.add_stream("libx264", rate=Fraction(30000, 1001))
+            v.width, v.height, v.pix_fmt = size[0], size[1], "yuv420p"
+            v.options = {"preset": "veryfast", "g": "60", "bf": "0"}
+            for i in range(n):
+                f = av.VideoFrame.from_ndarray(counter_frame(first + i, size), format="bgr24")
+                f.pts, f.time_base = i * 1001, Fraction(1, 30000)
+                o.mux(v.encode(f))
+            o.mux(v.encode(None))
+        stream += piece.read_bytes()
+        piece.unlink()
+        first += n
+    raw = out.with_suffix(".h264")
+    raw.write_bytes(stream)
+    subprocess.run(["ffmpeg", "-nostdin", "-y", "-v", "error", "-framerate", "30000/1001", "-f", "h264", "-i", str(raw),
+                    "-c", "copy", "-f", "flv", str(out)], check=True)
+    raw.unlink()
+
+
+def build_tone_input(out: Path, seconds: float) -> None:
+    """Audio only: a tone as AAC in FLV."""
+    subprocess.run(["ffmpeg", "-nostdin", "-y", "-v", "error", "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
+                    "-c:a", "aac", "-f", "flv", str(out)], check=True)
+
+
+def rtmp_handshake_only(port: int) -> socket.socket:
+    """A client that completes the RTMP handshake and then sends nothing."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(b"\x03" + bytes(8) + os.urandom(1528))
+    reply = b""
+    while len(reply) < 1 + 1536 * 2:
+        chunk = s.recv(8192)
+        if not chunk:
+            break
+        reply += chunk
+    s.sendall(reply[1:1537])  # C2 echoes S1
+    return s
