@@ -54,3 +54,9 @@ def add_redaction_options(p) -> None:
     p.add_argument("--detect-threshold", type=float, default=EngineConfig.detect_threshold,
                    help="face detector score threshold (lower finds more, smaller faces; default %(default)s)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def add_ray_option(p, what: str) -> None:
+    p.add_argument("--ray", metavar="ADDRESS",
+                   help=f"{what}: 'local' (a private Ray on this machine's cores), ray://HOST:10001 or HOST:6379 "
+                        "(an existing cluster, whose nodes have bystander installed and see the input at the same path)")

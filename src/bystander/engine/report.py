@@ -40,6 +40,16 @@ class PrivacyReport:
                 unsure |= d.reason is not Reason.UNKNOWN and d.similarity is not None and d.similarity >= _UNSURE_SIMILARITY
         self.unsure_frames += unsure
 
+    def merge(self, other: "PrivacyReport", tag: object) -> None:
+        """Add ``other``'s counts: a part of the same file judged apart (a cluster segment), whose
+        track numbers are told apart from this report's by ``tag``."""
+        self.frames += other.frames
+        self.kept_frames.update(other.kept_frames)
+        self.whole_frames += other.whole_frames
+        self.unsure_frames += other.unsure_frames
+        self._blurred.update({(tag, t): n for t, n in other._blurred.items()})
+        self._kept_tracks.update((tag, t) for t in other._kept_tracks)
+
     @property
     def others_blurred(self) -> int:
         """Distinct other people blurred (tracks, so one person who leaves and comes back counts twice)."""

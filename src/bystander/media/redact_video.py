@@ -7,7 +7,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import av
 
@@ -19,6 +19,24 @@ from .atomic import atomic_output
 from .video import BackgroundWriter, Damage, VideoReader, VideoWriter, open_input
 
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
+
+
+@dataclass(frozen=True)
+class Span:
+    """A stretch of a file redacted on its own (a cluster segment), in the video stream's time base.
+
+    Decoding starts at the keyframe ``seek``; frames from ``warm`` on go through the judge, but only
+    those from ``start`` up to (not including) ``end`` are written. The frames before ``start`` are a
+    warm-up, so that tracks and identities are established as they would be in one pass; the frames
+    after are read only as far as the judge looks ahead. Audio is not written: the whole file's is
+    copied once when the segments are joined."""
+
+    seek: int | None  # None: from the file's start
+    warm: int
+    start: int
+    end: int | None  # None: to the end of the file
+    frames: int  # frames from start to end
+    first_index: int  # the file's frame index at ``seek``, for the report
 
 
 @dataclass
@@ -47,9 +65,11 @@ class VideoResult:
 
 def redact_video(engine: Engine, src: Path, dst: Path, *, crf: int = 20, preset: str = "veryfast",
                  detect_every: int = 1, report: Path | None = None,
-                 progress: Callable[[int, int | None], None] | None = None) -> VideoResult:
+                 progress: Callable[[int, int | None], None] | None = None,
+                 span: Span | None = None) -> VideoResult:
     """Write ``dst`` with every face not confirmed as registered redacted. Atomic: on any failure
-    (or Ctrl-C) ``dst`` and ``report`` are left as they were."""
+    (or Ctrl-C) ``dst`` and ``report`` are left as they were. With ``span``, only that stretch is
+    written, video only."""
     dst = Path(dst)
     fmt = CONTAINERS.get(dst.suffix.lower())
     if fmt is None:
@@ -58,17 +78,22 @@ def redact_video(engine: Engine, src: Path, dst: Path, *, crf: int = 20, preset:
     start = time.perf_counter()
     with contextlib.ExitStack() as stack:
         reader = VideoReader(stack.enter_context(open_input(src)))
+        if span is not None and span.seek is not None:
+            reader.seek(span.seek, span.first_index)
         tmp = stack.enter_context(atomic_output(dst))
         log = _FrameLog(stack.enter_context(atomic_output(Path(report))), src, dst) if report else None
-        result.expected_frames = reader.expected_frames
+        result.expected_frames = reader.expected_frames if span is None else span.frames
         result.rate = float(reader.rate or 30)
         window = max(engine.config.backfill_frames, round(result.rate * engine.config.file_window_seconds))
         judge = Judge(engine, window=window, detect_every=detect_every)
         writer: BackgroundWriter | None = None
         early_audio: list[av.Packet] = []  # audio that arrives before the first frame is final
         last_time = 0.0
+        audio = reader.audio if span is None else None
 
         def on_audio(packet: av.Packet) -> None:
+            if audio is None:
+                return
             if writer is None:
                 early_audio.append(packet)
             else:
@@ -80,7 +105,7 @@ def redact_video(engine: Engine, src: Path, dst: Path, *, crf: int = 20, preset:
             if writer is None:
                 h, w = item.image.shape[:2]
                 writer = stack.enter_context(BackgroundWriter(VideoWriter(
-                    tmp, w, h, reader.time_base, reader.rate, reader.audio,
+                    tmp, w, h, reader.time_base, reader.rate, audio,
                     crf=crf, preset=preset, container_format=fmt)))
                 for packet in early_audio:
                     writer.write_audio(packet)
@@ -96,11 +121,19 @@ def redact_video(engine: Engine, src: Path, dst: Path, *, crf: int = 20, preset:
             if progress:
                 progress(result.frames, result.expected_frames)
 
-        for frame in reader.frames(on_audio, prefetch=4):
-            for item in judge.push(frame.image, frame):
-                emit(item)
-        for item in judge.flush():
-            emit(item)
+        def judged() -> Iterator[Judged]:
+            with contextlib.closing(reader.frames(on_audio, prefetch=4)) as frames:
+                for frame in frames:
+                    if span is None or frame.pts >= span.warm:
+                        yield from judge.push(frame.image, frame)
+            yield from judge.flush()
+
+        with contextlib.closing(judged()) as items:
+            for item in items:
+                if span is not None and span.end is not None and item.payload.pts >= span.end:
+                    break  # the span is written whole; what follows was read as look-ahead only
+                if span is None or item.payload.pts >= span.start:
+                    emit(item)
         if writer is None:
             raise BystanderError(f"{src}: no video frame could be decoded")
         writer.finish()
@@ -129,8 +162,12 @@ class _FrameLog:
         self._first = False
 
     def close(self, result: VideoResult) -> None:
-        summary = {"frames": result.frames, "faces_redacted": result.faces_redacted,
-                   "registered_kept": result.registered_kept, "seconds": round(result.seconds, 3),
-                   "damage": [str(d) for d in result.damage], "privacy": result.privacy.as_dict(result.rate)}
-        self._fh.write(f'\n], "summary": {json.dumps(summary)}}}\n')
+        self._fh.write(f'\n], "summary": {json.dumps(report_summary(result))}}}\n')
         self._fh.close()
+
+
+def report_summary(result: VideoResult) -> dict:
+    """The summary that ends a video's report."""
+    return {"frames": result.frames, "faces_redacted": result.faces_redacted,
+            "registered_kept": result.registered_kept, "seconds": round(result.seconds, 3),
+            "damage": [str(d) for d in result.damage], "privacy": result.privacy.as_dict(result.rate)}

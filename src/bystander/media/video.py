@@ -106,6 +106,14 @@ class VideoReader:
             return int(round(float(self.video.duration * self.video.time_base * self.rate)))
         return None
 
+    def seek(self, pts: int, index: int) -> None:
+        """Start decoding at the keyframe at ``pts``, the file's frame ``index``, not at the start."""
+        try:
+            self.container.seek(pts, stream=self.video, backward=True, any_frame=False)
+        except av.error.FFmpegError as exc:
+            raise InputError(f"cannot seek to {float(pts * self.time_base):.2f} s ({exc.strerror or exc})") from None
+        self.decoded = index
+
     def _damaged(self, exc: Exception, last_pts: int | None) -> None:
         seconds = float(last_pts * self.time_base) if last_pts is not None else None
         d = Damage(self.decoded, seconds, getattr(exc, "strerror", None) or str(exc))
@@ -200,6 +208,39 @@ def in_background(items: Iterator, depth: int) -> Iterator:
         thread.join()
 
 
+class AudioOut:
+    """The input's audio in an output container: copied as it is, or transcoded to AAC where the
+    container cannot hold its codec (G.711 mu-law in MP4, say)."""
+
+    def __init__(self, container: av.container.OutputContainer, audio: av.audio.stream.AudioStream):
+        if audio.codec_context is None:
+            raise InputError("the input's audio stream names no codec FFmpeg knows (damaged file?)")
+        name = audio.codec_context.name
+        self.transcode = name not in container.supported_codecs
+        if not self.transcode:
+            self.stream = container.add_stream_from_template(audio)
+            return
+        ctx = audio.codec_context
+        if not ctx.sample_rate or ctx.layout is None:
+            raise InputError(f"the input's {name} audio has no sample rate or channel layout (damaged file?)")
+        self.stream = container.add_stream("aac", rate=ctx.sample_rate)
+        self.stream.layout = ctx.layout.name
+
+    def packets(self, packet: av.Packet) -> list[av.Packet]:
+        """What to mux for one input packet."""
+        if not self.transcode:
+            packet.stream = self.stream
+            return [packet]
+        try:
+            frames = packet.decode()
+        except av.error.FFmpegError as exc:
+            raise InputError(f"the input's audio cannot be decoded for transcoding (damaged file?): {exc}") from None
+        return [p for frame in frames for p in self.stream.encode(frame)]
+
+    def flush(self) -> list[av.Packet]:
+        return self.stream.encode(None) if self.transcode else []
+
+
 class VideoWriter:
     """H.264 (libx264) out, the input's timestamps kept; audio copied or transcoded to AAC."""
 
@@ -216,25 +257,7 @@ class VideoWriter:
         self.video.time_base = time_base
         self.video.codec_context.time_base = time_base
         self.video.options = {"crf": str(crf), "preset": preset}
-        self.audio_out = None
-        self._transcode = False
-        if audio is not None:
-            self._setup_audio(audio)
-
-    def _setup_audio(self, audio) -> None:
-        if audio.codec_context is None:
-            raise InputError("the input's audio stream names no codec FFmpeg knows (damaged file?)")
-        name = audio.codec_context.name
-        if name in self.container.supported_codecs:
-            self.audio_out = self.container.add_stream_from_template(audio)
-            return
-        # The container cannot hold this codec (G.711 mu-law in MP4, say): transcode to AAC.
-        ctx = audio.codec_context
-        if not ctx.sample_rate or ctx.layout is None:
-            raise InputError(f"the input's {name} audio has no sample rate or channel layout (damaged file?)")
-        self.audio_out = self.container.add_stream("aac", rate=ctx.sample_rate)
-        self.audio_out.layout = ctx.layout.name
-        self._transcode = True
+        self.audio = AudioOut(self.container, audio) if audio is not None else None
 
     def _mux(self, packets) -> None:
         try:
@@ -246,18 +269,8 @@ class VideoWriter:
             raise BystanderError(f"{self.path}: cannot write the output ({exc.strerror or exc})") from None
 
     def write_audio(self, packet: av.Packet) -> None:
-        if self.audio_out is None:
-            return
-        if not self._transcode:
-            packet.stream = self.audio_out
-            self._mux(packet)
-            return
-        try:
-            frames = packet.decode()
-        except av.error.FFmpegError as exc:
-            raise InputError(f"the input's audio cannot be decoded for transcoding (damaged file?): {exc}") from None
-        for frame in frames:
-            self._mux(self.audio_out.encode(frame))
+        if self.audio is not None:
+            self._mux(self.audio.packets(packet))
 
     def write(self, image: np.ndarray, pts: int, time_base: Fraction) -> None:
         frame = yuv420_frame(image) if self._yuv420 else av.VideoFrame.from_ndarray(image, format="bgr24")
@@ -268,8 +281,8 @@ class VideoWriter:
     def finish(self) -> None:
         """Flush the encoders; the file is complete once the writer is closed."""
         self._mux(self.video.encode(None))
-        if self._transcode:
-            self._mux(self.audio_out.encode(None))
+        if self.audio is not None:
+            self._mux(self.audio.flush())
 
     def __enter__(self) -> "VideoWriter":
         return self

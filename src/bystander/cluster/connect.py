@@ -1,0 +1,50 @@
+"""Connecting to Ray: a private local one, or an existing cluster, for the length of a command."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from dataclasses import dataclass
+from typing import Iterator
+
+from ..errors import BystanderError
+from .tasks import first_line
+
+LOCAL = "local"
+
+
+@dataclass(frozen=True)
+class Cluster:
+    address: str
+    cpus: int  # the CPUs Ray offers to tasks: one segment or batch of photos runs on each
+
+    def describe(self) -> str:
+        where = "a local Ray" if self.address == LOCAL else self.address
+        return f"{self.cpus} worker CPU(s) on {where}"
+
+
+@contextlib.contextmanager
+def ray_cluster(address: str, cpus: int | None = None) -> Iterator[Cluster]:
+    """``address`` is ``local`` (a private Ray on this machine, with ``cpus`` or all its cores),
+    ``ray://HOST:10001`` (Ray Client) or ``HOST:6379`` (a node of the cluster). Ray is shut down
+    (a local one stopped) when the block ends."""
+    try:
+        import ray
+    except ImportError:
+        raise BystanderError("--ray needs Ray: install bystander with the cluster extra "
+                             "(pip install 'bystander[cluster]')") from None
+    options: dict = {"log_to_driver": False, "logging_level": logging.WARNING}
+    if address == LOCAL:
+        options.update(num_cpus=cpus or os.cpu_count() or 1, include_dashboard=False)
+        # Ray announces that it secured the private cluster it starts with a token: nothing to act on.
+        logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
+    try:
+        ray.init(address=address, **options)
+    except Exception as exc:  # Ray raises ConnectionError, ValueError or RuntimeError by case
+        raise BystanderError(f"--ray {address}: cannot start or reach Ray ({first_line(exc)})") from None
+    try:
+        yield Cluster(address, int(ray.cluster_resources().get("CPU", 0)))
+    finally:
+        ray.shutdown()
+

@@ -1,0 +1,92 @@
+"""A video redacted on a Ray cluster: planned into segments here, each redacted by a task, the
+results stitched here into one file with the input's frames, timestamps and audio."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ..engine import Engine
+from ..errors import BystanderError
+from ..media.atomic import atomic_output
+from ..media.redact_video import CONTAINERS, VideoResult, report_summary
+from .connect import Cluster
+from .plan import DEFAULT_SEGMENT_SECONDS, plan_segments
+from .stitch import stitch
+from .task import SegmentDone, SegmentJob, Snapshot, redact_segment
+from .tasks import cancel_all, remote, task_error
+
+# Ray retries a task whose worker died (killed, out of memory, its node lost) this many times.
+SEGMENT_RETRIES = 3
+
+
+@dataclass
+class ClusterVideoResult:
+    result: VideoResult
+    segments: int
+    cluster: Cluster
+
+    def summary(self) -> str:
+        return f"{self.result.summary()}; {self.segments} segment(s) on {self.cluster.describe()}"
+
+
+def redact_video_on_ray(cluster: Cluster, engine: Engine, src: Path, dst: Path, *,
+                        segment_seconds: float = DEFAULT_SEGMENT_SECONDS, crf: int = 20, preset: str = "veryfast",
+                        detect_every: int = 1, report: Path | None = None,
+                        progress: Callable[[int, int | None], None] | None = None) -> ClusterVideoResult:
+    """Like ``redact_video``, on ``cluster``. Atomic the same way: a failed or interrupted job
+    leaves ``dst`` and ``report`` as they were, and its tasks are cancelled."""
+    src, dst = Path(src), Path(dst)
+    fmt = CONTAINERS.get(dst.suffix.lower())
+    if fmt is None:
+        raise BystanderError(f"{dst}: output must be .mp4, .m4v, .mov or .mkv (H.264 video)")
+    if not segment_seconds > 0:
+        raise BystanderError(f"--segment-seconds {segment_seconds}: must be more than 0")
+    start = time.perf_counter()
+    plan = plan_segments(src, segment_seconds, detect_every)
+    task = remote(redact_segment, retries=SEGMENT_RETRIES)
+    import ray
+
+    snapshot = ray.put(Snapshot.of(engine))
+    refs = [task.remote(snapshot, SegmentJob(str(src.resolve()), span, crf, preset, detect_every))
+            for span in plan.spans]
+    index = {ref: n for n, ref in enumerate(refs)}
+    done: list[SegmentDone | None] = [None] * len(refs)
+    result = VideoResult(expected_frames=plan.frames, rate=float(plan.rate))
+    with contextlib.ExitStack() as stack:
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bystander-segments-")))
+        tmp = stack.enter_context(atomic_output(dst))
+        log = stack.enter_context(atomic_output(Path(report))) if report else None
+        pending = list(refs)
+        with cancel_all(pending):
+            while pending:
+                ready, pending[:] = ray.wait(pending, num_returns=1)
+                n = index[ready[0]]
+                try:
+                    segment: SegmentDone = ray.get(ready[0])
+                except Exception as exc:
+                    raise task_error(exc, f"{src}: segment {n + 1} of {len(refs)}") from None
+                (folder / f"{n}.mp4").write_bytes(segment.video)
+                segment.video = b""  # written: not held until the end
+                done[n] = segment
+                if progress:
+                    progress(sum(d.result.frames for d in done if d), plan.frames)
+        for n, segment in enumerate(done):
+            result.frames += segment.result.frames
+            result.faces_redacted += segment.result.faces_redacted
+            result.damage += segment.result.damage
+            result.privacy.merge(segment.result.privacy, n)
+        written = stitch([(folder / f"{n}.mp4", span.start) for n, span in enumerate(plan.spans)], src, tmp, fmt)
+        if written != result.frames:
+            raise BystanderError(f"{dst}: {written} frames joined of the {result.frames} redacted")
+        result.seconds = time.perf_counter() - start
+        if log:
+            log.write_text(json.dumps({"input": str(src), "output": str(dst),
+                                       "frames": [f for d in done for f in d.frames],
+                                       "summary": {**report_summary(result), "segments": len(refs)}}) + "\n")
+    return ClusterVideoResult(result, len(refs), cluster)
