@@ -10,7 +10,7 @@ from ..errors import BystanderError
 from ..media.atomic import atomic_output
 from ..media.redact_photo import redact_photo
 from ..media.image import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES
-from .common import add_redaction_options, build_engine, refuse_overwrite, show_progress
+from .common import add_ray_option, add_redaction_options, build_engine, refuse_overwrite, show_progress
 
 HELP = """Redact every face in a photo (or every photo in a folder) except registered people.
 EXIF orientation is applied before detection. The output keeps the input's size and format,
@@ -24,6 +24,7 @@ def add_parser(sub) -> None:
     p.add_argument("--force", action="store_true", help="allow the output to overwrite the input")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
                    help="refuse images above this many pixels (default %(default)s)")
+    add_ray_option(p, "spread a folder's photos over a Ray cluster")
     add_redaction_options(p)
     p.set_defaults(func=run)
 
@@ -41,6 +42,8 @@ def run(args) -> int:
         raise BystanderError(f"{src}: no such file or folder")
     if src.is_dir():
         return _run_folder(args, src, dst)
+    if args.ray:
+        raise BystanderError("--ray: only for a folder of photos")
     if dst.is_dir():
         dst = dst / src.name
     refuse_overwrite(src, dst, args.force)
@@ -65,20 +68,34 @@ def _run_folder(args, src: Path, dst: Path) -> int:
     if show_progress(args):
         from tqdm import tqdm
         bar = tqdm(total=len(files), unit="photo", file=sys.stderr)
-    for f in files:
-        try:
-            reports.append(redact_photo(engine, f, dst / f.name, args.max_pixels))
-        except BystanderError as exc:
-            failures.append(str(exc))
-            reports.append({"input": str(f), "error": str(exc)})
+    where = ""
+    try:
+        if args.ray:
+            from ..cluster.connect import ray_cluster
+            from ..cluster.photos import redact_photos_on_ray
+
+            with ray_cluster(args.ray) as cluster:
+                reports = redact_photos_on_ray(cluster, engine, files, dst, args.max_pixels,
+                                               bar.update if bar is not None else None)
+            failures = [r["error"] for r in reports if "error" in r]
+            where = f"; on {cluster.describe()}"
+        else:
+            for f in files:
+                try:
+                    reports.append(redact_photo(engine, f, dst / f.name, args.max_pixels))
+                except BystanderError as exc:
+                    failures.append(str(exc))
+                    reports.append({"input": str(f), "error": str(exc)})
+                if bar is not None:
+                    bar.update(1)
+    finally:
         if bar is not None:
-            bar.update(1)
-    if bar is not None:
-        bar.close()
+            bar.close()
     write_report(args.report, reports)
     faces = sum(len(r.get("faces", [])) for r in reports)
     redacted = sum(r.get("redacted", 0) for r in reports)
-    print(f"{dst}: {len(files) - len(failures)} of {len(files)} photo(s) done, {faces} face(s), {redacted} redacted")
+    print(f"{dst}: {len(files) - len(failures)} of {len(files)} photo(s) done, {faces} face(s), {redacted} redacted"
+          f"{where}")
     for msg in failures:
         print(f"bystander: failed: {msg}", file=sys.stderr)
     return max(_warn(reports), 1 if failures else 0)
