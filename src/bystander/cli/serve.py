@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 
 from ..registry import Home
+from .common import add_ray_option
 
 
 def add_parser(sub) -> None:
@@ -32,6 +34,7 @@ def add_parser(sub) -> None:
                    help="how long a sign-in lasts (default %(default)s)")
     p.add_argument("--rtmp-listen", default="rtmp://0.0.0.0:1935/live",
                    help="where OBS/phone apps publish when Live is started from the page (default %(default)s)")
+    add_ray_option(p, "run the video jobs on a Ray cluster, cut into segments")
     p.set_defaults(func=run)
 
 
@@ -51,6 +54,17 @@ def run(args) -> int:
                      max_pixels=args.max_pixels, max_video_pixels=args.max_video_pixels,
                      allowed_hosts=(args.host, *args.allow_host))
     state = app["state"]
+    if args.ray:
+        from ..cluster.connect import ray_cluster
+
+        ray = contextlib.ExitStack()
+        state.jobs.cluster = ray.enter_context(ray_cluster(args.ray))
+        print(f"bystander: video jobs run on {state.jobs.cluster.describe()}", file=sys.stderr, flush=True)
+
+        async def leave_ray(app) -> None:
+            ray.close()
+
+        app.on_cleanup.append(leave_ray)
     for handler in logging.getLogger().handlers:
         handler.addFilter(MaskSecrets(state.live_settings.secrets))
     print(f"bystander: serving on http://{args.host}:{args.port}/ (data in {home.path})", file=sys.stderr,

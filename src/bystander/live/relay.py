@@ -49,6 +49,9 @@ class RelayOptions:
     stride: int | None = None  # frames per detection; None adapts to the machine
 
 
+_SESSION_END = object()  # in the frame queue: the publisher left
+
+
 @dataclass
 class _Frame:
     image: np.ndarray
@@ -101,6 +104,8 @@ class Relay:
                     self.stats.ingest = "live"
                 elif isinstance(event, Ended):
                     self.stats.ingest = "reconnecting"
+                    if self._ready.is_set():
+                        self._frames.put(_SESSION_END)
         except BaseException as exc:  # surfaced by run()
             self._error = exc
         finally:
@@ -168,6 +173,11 @@ class Relay:
         modes = {Action.DETECT: Mode.DETECT, Action.COAST: Mode.SKIP, Action.BLANK: Mode.BLANK}
         while True:
             item = self._frames.get()
+            if item is _SESSION_END:  # the publisher's last frames go out now, not after --grace
+                for judged in judge.flush():
+                    self._judged(judged)
+                judge = Judge(self.engine, window=judge.window)
+                continue
             if item is None:
                 for judged in judge.flush():
                     self._judged(judged)

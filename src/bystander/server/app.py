@@ -20,7 +20,6 @@ from ..live.schedule import DETECT_THREADS, DOWNSCALED_THRESHOLD
 from ..live.secret import mask_url
 from ..media.image import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, read_photo
 from ..media.redact_photo import redact_photo
-from ..media.redact_video import redact_video
 from ..registry import Registry, embed_registration_photo
 from ..registry.store import check_name
 from .auth import SESSION_TTL, AlreadySetUp, Auth
@@ -277,7 +276,7 @@ def routes(app: App) -> web.RouteTableDef:
             try:
                 dst = app.gallery.path_for(job.id, ".mp4")
                 with named(src, job.name), unreadable(job.name, "video"):
-                    result = redact_video(engine, src, dst, progress=progress)
+                    result = app.jobs.redact_video(engine, src, dst, progress)
                 app.gallery.add(Item(job.id, "video", Path(job.name).stem, dst.name, Gallery.now(),
                                      result.faces_redacted, None))
                 return job.id
