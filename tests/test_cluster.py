@@ -264,3 +264,32 @@ def test_segments_are_planned_at_keyframes_with_warm_up(media):
 def packets_pts(path: Path) -> list[int]:
     with av.open(str(path)) as c:
         return [p.pts for p in c.demux(video=0) if p.size]
+
+
+def test_the_web_apps_video_jobs_run_on_the_cluster(ray_head, tmp_path, monkeypatch):
+    from test_server import Server, _admin
+
+    for name, value in ray_head.env.items():
+        monkeypatch.setenv(name, value)  # for the serve subprocess
+    server = Server(tmp_path, "--ray", ray_head.address, "--rtmp-listen", f"rtmp://127.0.0.1:{free_port()}/live")
+    try:
+        assert "video jobs run on 2 worker CPU(s) on " + ray_head.address in server.log.read_text()
+        token = _admin(server)
+        status, job = server.request("POST", "/api/videos", token=token,
+                                     files={"file": ("hamilton.mp4", HAMILTON.read_bytes())})
+        assert status == 202, job
+        seen_segment = False
+        deadline = time.monotonic() + 120
+        while job["state"] in ("queued", "running"):
+            assert time.monotonic() < deadline, job
+            seen_segment |= bool(segment_workers(ray_head.session))
+            time.sleep(0.1)
+            job = server.request("GET", f"/api/jobs/{job['id']}", token=token)[1]
+        assert job["state"] == "done", job
+        assert seen_segment  # redacted by a Ray worker, not in the server's process
+        status, video = server.request("GET", f"/api/gallery/{job['item']}/file", token=token)
+        assert status == 200
+        (tmp_path / "result.mp4").write_bytes(video)
+        assert packets(tmp_path / "result.mp4")["video"] == packets(HAMILTON)["video"]
+    finally:
+        server.stop()

@@ -11,6 +11,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
+from ..engine import Engine
+from ..media.redact_video import VideoResult, redact_video
+
 
 @dataclass
 class Job:
@@ -35,6 +38,7 @@ class Job:
 
 class Jobs:
     def __init__(self, folder: Path):
+        self.cluster = None  # a cluster.connect.Cluster under serve --ray: video jobs run on it
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bystander-job")
@@ -59,6 +63,15 @@ class Jobs:
     def all(self) -> list[Job]:
         return sorted((Job(**json.loads(p.read_text())) for p in self.folder.glob("*.json")),
                       key=lambda j: j.created, reverse=True)
+
+    def redact_video(self, engine: Engine, src: Path, dst: Path,
+                     progress: Callable[[int, int | None], None]) -> VideoResult:
+        """A video job's redaction, here or (under serve --ray) on the cluster."""
+        if self.cluster is None:
+            return redact_video(engine, src, dst, progress=progress)
+        from ..cluster.video import redact_video_on_ray
+
+        return redact_video_on_ray(self.cluster, engine, src, dst, progress=progress).result
 
     def submit(self, job: Job, work: Callable[[Callable[[int, int | None], None]], str]) -> Job:
         """Run ``work(progress)`` in the background; it returns the gallery id of the result."""
