@@ -30,6 +30,9 @@ class ClusterVideoResult:
     result: VideoResult
     segments: int
     cluster: Cluster
+    plan_seconds: float = 0.0  # reading the container's index for keyframes
+    segment_seconds: tuple[float, ...] = ()  # each task's own time, warm-up and look-ahead included
+    stitch_seconds: float = 0.0
 
     def summary(self) -> str:
         return f"{self.result.summary()}; {self.segments} segment(s) on {self.cluster.describe()}"
@@ -49,6 +52,7 @@ def redact_video_on_ray(cluster: Cluster, engine: Engine, src: Path, dst: Path, 
         raise BystanderError(f"--segment-seconds {segment_seconds}: must be more than 0")
     start = time.perf_counter()
     plan = plan_segments(src, segment_seconds, detect_every)
+    planned = time.perf_counter()
     task = remote(redact_segment, retries=SEGMENT_RETRIES)
     import ray
 
@@ -81,7 +85,9 @@ def redact_video_on_ray(cluster: Cluster, engine: Engine, src: Path, dst: Path, 
             result.faces_redacted += segment.result.faces_redacted
             result.damage += segment.result.damage
             result.privacy.merge(segment.result.privacy, n)
+        stitching = time.perf_counter()
         written = stitch([(folder / f"{n}.mp4", span.start) for n, span in enumerate(plan.spans)], src, tmp, fmt)
+        stitched = time.perf_counter()
         if written != result.frames:
             raise BystanderError(f"{dst}: {written} frames joined of the {result.frames} redacted")
         result.seconds = time.perf_counter() - start
@@ -89,4 +95,5 @@ def redact_video_on_ray(cluster: Cluster, engine: Engine, src: Path, dst: Path, 
             log.write_text(json.dumps({"input": str(src), "output": str(dst),
                                        "frames": [f for d in done for f in d.frames],
                                        "summary": {**report_summary(result), "segments": len(refs)}}) + "\n")
-    return ClusterVideoResult(result, len(refs), cluster)
+    return ClusterVideoResult(result, len(refs), cluster, planned - start,
+                              tuple(d.result.seconds for d in done), stitched - stitching)
