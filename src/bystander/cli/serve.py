@@ -6,7 +6,9 @@ import contextlib
 import logging
 import os
 import sys
+from pathlib import Path
 
+from ..errors import BystanderError
 from ..registry import Home
 from .common import add_ray_option
 
@@ -22,6 +24,11 @@ def add_parser(sub) -> None:
         "/openapi.json)."))
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
     p.add_argument("--port", type=int, default=8000, help="port (default %(default)s)")
+    p.add_argument("--https", action="store_true",
+                   help="serve over TLS, which a phone's browser needs to use its camera: with a self-signed "
+                        "certificate made on first run and kept in the data folder, or --cert/--key")
+    p.add_argument("--cert", type=Path, metavar="PEM", help="TLS certificate (chain) to serve with; implies --https")
+    p.add_argument("--key", type=Path, metavar="PEM", help="the private key of --cert")
     p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                    help="a host name the app may be reached under besides IP addresses and localhost, e.g. "
                         "behind a reverse proxy (repeatable)")
@@ -42,17 +49,28 @@ def run(args) -> int:
     from aiohttp import web
 
     from ..live.secret import MaskSecrets
+    from ..server import tls
     from ..server.app import create_app
+    from ..server.network import lan_addresses, qr_terminal, url_for
 
+    if (args.cert is None) != (args.key is None):
+        raise BystanderError("give --cert and --key together")
     os.umask(0o077)  # everything the server writes (embeddings, keys, results) is the owner's alone
     home = Home.resolve(args.home)
+    https = args.https or args.cert is not None
+    lan = lan_addresses(args.host)
+    ssl_context = None
+    if https:
+        cert, key = (args.cert, args.key) if args.cert else tls.self_signed(home.path, lan)
+        ssl_context = tls.context(cert, key)
+    scheme = "https" if https else "http"
     logging.basicConfig(level=logging.INFO, format="bystander: %(message)s", stream=sys.stderr)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     for noisy in ("aioice", "aiortc"):  # every ICE check at INFO
         logging.getLogger(noisy).setLevel(logging.WARNING)
     app = create_app(home.path, args.max_upload_mb, rtmp_listen=args.rtmp_listen, session_ttl=args.session_ttl,
                      max_pixels=args.max_pixels, max_video_pixels=args.max_video_pixels,
-                     allowed_hosts=(args.host, *args.allow_host))
+                     allowed_hosts=(args.host, *args.allow_host), bind_host=args.host)
     state = app["state"]
     if args.ray:
         from ..cluster.connect import ray_cluster
@@ -67,10 +85,15 @@ def run(args) -> int:
         app.on_cleanup.append(leave_ray)
     for handler in logging.getLogger().handlers:
         handler.addFilter(MaskSecrets(state.live_settings.secrets))
-    print(f"bystander: serving on http://{args.host}:{args.port}/ (data in {home.path})", file=sys.stderr,
+    print(f"bystander: serving on {url_for(scheme, args.host, args.port)} (data in {home.path})", file=sys.stderr,
           flush=True)
+    if lan:
+        phone = url_for(scheme, lan[0], args.port)
+        hint = "" if https else " (add --https for its camera: browsers allow it only over HTTPS)"
+        print(f"bystander: on a phone on the same network, open {phone}{hint}\n{qr_terminal(phone)}",
+              file=sys.stderr, flush=True)
     if state.auth.setup_code:
         print(f"bystander: first-run setup code: {state.auth.setup_code} (the page asks for it to create the "
               f"admin login)", file=sys.stderr, flush=True)
-    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
+    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None, ssl_context=ssl_context)
     return 0

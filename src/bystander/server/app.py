@@ -14,7 +14,7 @@ import numpy as np
 from aiohttp import web
 
 from ..engine import Engine, EngineConfig
-from ..errors import BystanderError, InputError
+from ..errors import BystanderError, InputError, RegistrationError
 from ..live.ingest import ListenAddress
 from ..live.schedule import DETECT_THREADS, DOWNSCALED_THRESHOLD
 from ..live.secret import mask_url
@@ -29,7 +29,9 @@ from .guard import body_limit, host_and_origin, security_headers
 from .jobs import Job, Jobs
 from .limits import DEFAULT_MAX_VIDEO_PIXELS, SMALL_BODY
 from .live import LiveRunner, LiveSettings, split_destination
+from .network import lan_addresses, qr_data_uri, url_for
 from .openapi import SPEC
+from .shots import Pose, check_shot
 from .throttle import Throttle
 from .uploads import clean_name, content_disposition, malformed_multipart, parts, save, text_field
 from .whip import BadOffer, WebRtcSource
@@ -37,7 +39,8 @@ from .whip import answer as whip_answer
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
-OPEN = {"/healthz", "/openapi.json", "/api/setup", "/api/login", "/api/logout"}
+OPEN = {"/healthz", "/openapi.json", "/manifest.webmanifest", "/api/setup", "/api/login", "/api/logout",
+        "/api/network"}
 PHOTO_TYPES = IMAGE_SUFFIXES - {".gif"}  # GIFs are mostly animations: not taken as photos here
 VIDEO_TYPES = {".mp4", ".mov", ".mkv", ".webm", ".m4v", ".avi"}
 COOKIE = "bystander_session"
@@ -57,7 +60,11 @@ def _token(request: web.Request) -> str | None:
 @web.middleware
 async def require_token(request: web.Request, handler):
     if request.path.startswith("/api") and request.path not in OPEN:
-        if not request.app["auth"].check(_token(request)):
+        token = _token(request)
+        # A WHIP encoder (OBS, a phone app) publishes with the WHIP token, which opens nothing else.
+        whip = request.path == "/api/live/whip" and request.method in ("POST", "DELETE") and token is not None
+        if not request.app["auth"].check(token) and not (
+                whip and request.app["state"].live_settings.whip_token_ok(token)):
             raise error(401, "sign in first: missing or expired session")
     return await handler(request)
 
@@ -65,8 +72,10 @@ async def require_token(request: web.Request, handler):
 class App:
     def __init__(self, home: Path, max_upload_mb: int = 500, config: EngineConfig = EngineConfig(),
                  rtmp_listen: str = "rtmp://0.0.0.0:1935/live", session_ttl: float = SESSION_TTL,
-                 max_pixels: int = DEFAULT_MAX_PIXELS, max_video_pixels: int = DEFAULT_MAX_VIDEO_PIXELS):
+                 max_pixels: int = DEFAULT_MAX_PIXELS, max_video_pixels: int = DEFAULT_MAX_VIDEO_PIXELS,
+                 bind_host: str = "127.0.0.1"):
         self.home = home
+        self.bind_host = bind_host
         _private(home)
         self.listen = ListenAddress.parse(rtmp_listen)
         self.live_settings = LiveSettings(home / "live.json")
@@ -131,6 +140,20 @@ def routes(app: App) -> web.RouteTableDef:
     @r.get("/")
     async def index(request):
         return web.FileResponse(STATIC / "index.html")
+
+    @r.get("/manifest.webmanifest")
+    async def manifest(request):
+        return web.FileResponse(STATIC / "manifest.webmanifest",
+                                headers={"Content-Type": "application/manifest+json"})
+
+    @r.get("/api/network")
+    async def network(request):
+        """Where a phone on the same network opens this page, with a QR code for each address."""
+        scheme = "https" if request.secure else "http"
+        port = request.url.port or (443 if request.secure else 80)
+        urls = [url_for(scheme, a, port) for a in lan_addresses(app.bind_host)]
+        return web.json_response({"https": request.secure, "listening_on_lan": bool(urls),
+                                  "urls": [{"url": u, "qr": qr_data_uri(u)} for u in urls]})
 
     @r.get("/healthz")
     async def healthz(request):
@@ -222,8 +245,11 @@ def routes(app: App) -> web.RouteTableDef:
             def embed():
                 vectors = []
                 for i, (label, path) in enumerate(shots, 1):
-                    with named(path, f"shot {i} ({label})"):
+                    with named(path, f"shot {i} ({label})"), unreadable(f"shot {i} ({label})", "photo"):
                         image = read_photo(path, app.max_pixels).bgr
+                    checked = check_shot(engine, image)
+                    if not checked.ok:
+                        raise RegistrationError(f"shot {i} ({label}): {checked.problem}")
                     vectors.append(embed_registration_photo(engine, image, f"shot {i} ({label})"))
                 return np.stack(vectors)
 
@@ -234,6 +260,34 @@ def routes(app: App) -> web.RouteTableDef:
         finally:
             for _, path in shots:  # registration photos are never kept, only their embeddings
                 path.unlink(missing_ok=True)
+
+    @r.post("/api/people/check")
+    async def check_person_shot(request):
+        """multipart: one ``shot`` and the ``pose`` the guide asked for; what registration would say of it."""
+        pose, shot = Pose.ANY, None
+        try:
+            with malformed_multipart():
+                async for field in parts(request):
+                    if field.name == "pose":
+                        try:
+                            pose = Pose(await text_field(field, "pose"))
+                        except ValueError:
+                            raise error(400, f"pose: one of {', '.join(p.value for p in Pose)}") from None
+                    elif field.name == "shot" and shot is None:
+                        shot = await app.save_upload(field, PHOTO_TYPES, "photo")
+            if shot is None:
+                raise error(400, "no 'shot' field with the photo")
+            label, path = shot
+            engine = app.engine()
+
+            def run():
+                with named(path, label), unreadable(label, "photo"):
+                    return check_shot(engine, read_photo(path, app.max_pixels).bgr, pose)
+
+            return web.json_response((await loop().run_in_executor(None, run)).as_dict())
+        finally:
+            if shot is not None:
+                shot[1].unlink(missing_ok=True)
 
     @r.delete("/api/people/{name}")
     async def remove_person(request):
@@ -256,7 +310,7 @@ def routes(app: App) -> web.RouteTableDef:
 
             report = await loop().run_in_executor(None, run)
             item = app.gallery.add(Item(item_id, "photo", Path(name).stem, dst.name, Gallery.now(),
-                                        report["redacted"], report["kept"]))
+                                        report["redacted"], report["kept"], others_blurred=report["redacted"]))
             return web.json_response(item.as_dict(), status=201)
         finally:
             src.unlink(missing_ok=True)
@@ -277,8 +331,11 @@ def routes(app: App) -> web.RouteTableDef:
                 dst = app.gallery.path_for(job.id, ".mp4")
                 with named(src, job.name), unreadable(job.name, "video"):
                     result = app.jobs.redact_video(engine, src, dst, progress)
+                privacy = result.privacy.as_dict(result.rate)
                 app.gallery.add(Item(job.id, "video", Path(job.name).stem, dst.name, Gallery.now(),
-                                     result.faces_redacted, None))
+                                     result.faces_redacted, [k["person"] for k in privacy["kept"]],
+                                     duration=round(result.frames / result.rate, 2) if result.rate else None,
+                                     others_blurred=privacy["others_blurred"], privacy=privacy))
                 return job.id
             finally:
                 src.unlink(missing_ok=True)
@@ -309,18 +366,55 @@ def routes(app: App) -> web.RouteTableDef:
 
     @r.get("/api/live")
     async def live_state(request):
-        host = request.url.host if app.listen.host in ("0.0.0.0", "::") else app.listen.host
-        key = app.live_settings.ingest_key
+        listen = app.listen
+        lan = lan_addresses(listen.host) if listen.host in ("0.0.0.0", "::") else []
+        if listen.host not in ("0.0.0.0", "::"):
+            hosts = [listen.host]
+        elif request.url.host and not _loopback(request.url.host):
+            hosts = [request.url.host, *(a for a in lan if a != request.url.host)]
+        else:  # the page was opened on this machine: a phone or OBS elsewhere needs the LAN address
+            hosts = [*lan, request.url.host or "127.0.0.1"]
+        settings = app.live_settings
         return web.json_response({
-            "ingest": {"rtmp_url": f"rtmp://{host}:{app.listen.port}/{app.listen.app}",
-                       "stream_key": "****" + key[-4:]},
-            "destinations": [LiveSettings.public(d) for d in app.live_settings.destinations()],
+            "ingest": {"rtmp_url": f"rtmp://{hosts[0]}:{listen.port}/{listen.app}",
+                       "rtmp_urls": [f"rtmp://{h}:{listen.port}/{listen.app}" for h in hosts],
+                       "stream_key": _masked(settings.ingest_key)},
+            "whip": {"url": f"{request.scheme}://{request.host}/api/live/whip",
+                     "urls": [f"{request.scheme}://{request.host}/api/live/whip",
+                              *(url_for(request.scheme, a, request.url.port or 443) + "api/live/whip"
+                                for a in lan_addresses(app.bind_host) if a != request.url.host)],
+                     "token": _masked(settings.whip_token)},
+            "record": settings.record,
+            "destinations": [LiveSettings.public(d) for d in settings.destinations()],
             "running": app.live.running, "status": app.live.status, "error": app.live.error})
 
     @r.post("/api/live/key")
     async def live_key(request):
-        """A new ingest stream key, returned this once."""
+        """A new ingest stream key."""
         return web.json_response({"stream_key": app.live_settings.new_ingest_key()}, status=201)
+
+    @r.post("/api/live/whip-token")
+    async def live_whip_token(request):
+        """A new WHIP token: encoders holding the old one can no longer publish."""
+        return web.json_response({"token": app.live_settings.new_whip_token()}, status=201)
+
+    @r.get("/api/live/secrets")
+    async def live_secrets(request):
+        """The ingest key and WHIP token in full, to copy into an encoder; only with the bearer token
+        (not the cookie), so no other page can load them."""
+        if not request.headers.get("Authorization", "").startswith("Bearer "):
+            raise error(401, "sign in first: missing or expired session")
+        return web.json_response({"stream_key": app.live_settings.ingest_key,
+                                  "whip_token": app.live_settings.whip_token},
+                                 headers={"Cache-Control": "no-store"})
+
+    @r.put("/api/live/settings")
+    async def live_settings(request):
+        body = await _json(request)
+        if not isinstance(body.get("record"), bool):
+            raise error(400, "record: expected true or false")
+        app.live_settings.record = body["record"]
+        return web.json_response({"record": app.live_settings.record})
 
     @r.post("/api/live/destinations")
     async def add_destination(request):
@@ -344,13 +438,14 @@ def routes(app: App) -> web.RouteTableDef:
     async def live_start(request):
         if app.live.running:
             raise error(409, "already live")
-        urls = app.live_settings.urls()
-        if not urls:
-            raise error(400, "add a destination first (YouTube, Twitch: URL and stream key)")
+        urls = _live_urls(app)
         engine = app.live_engine()
+        record, recorded = _recording(app)
         await loop().run_in_executor(
-            None, lambda: app.live.start_rtmp(engine, app.listen, app.live_settings.ingest_key, urls))
-        return web.json_response({"running": True, "destinations": [mask_url(u) for u in urls]}, status=202)
+            None, lambda: app.live.start_rtmp(engine, app.listen, app.live_settings.ingest_key, urls,
+                                              on_end=recorded, record=record))
+        return web.json_response({"running": True, "destinations": [mask_url(u) for u in urls],
+                                  "recording": record is not None}, status=202)
 
     @r.post("/api/live/whip")
     async def whip(request):
@@ -359,9 +454,7 @@ def routes(app: App) -> web.RouteTableDef:
             raise error(409, "already live")
         if request.content_type != "application/sdp":
             raise error(415, "WHIP expects an application/sdp offer")
-        urls = app.live_settings.urls()
-        if not urls:
-            raise error(400, "add a destination first (YouTube, Twitch: URL and stream key)")
+        urls = _live_urls(app)
         try:
             offer = (await request.read()).decode("utf-8")
         except UnicodeDecodeError:
@@ -373,8 +466,14 @@ def routes(app: App) -> web.RouteTableDef:
             raise error(400, f"the offer could not be used: {exc}") from None
         app.whip = pc
         event_loop = loop()
-        app.live.start(app.live_engine(), source, urls,
-                       on_end=lambda: asyncio.run_coroutine_threadsafe(pc.close(), event_loop))
+        record, recorded = _recording(app)
+
+        def ended() -> None:
+            asyncio.run_coroutine_threadsafe(pc.close(), event_loop)
+            if recorded is not None:
+                recorded()
+
+        app.live.start(app.live_engine(), source, urls, on_end=ended, record=record)
         return web.Response(status=201, text=sdp, content_type="application/sdp",
                             headers={"Location": "/api/live/whip"})
 
@@ -438,6 +537,60 @@ def _check_video(src: Path, name: str, max_pixels: int) -> None:
                          f"a frame (raise it with serve --max-video-pixels)")
 
 
+def _loopback(host: str) -> bool:
+    return host == "localhost" or host.startswith("127.") or host in ("::1", "[::1]")
+
+
+def _masked(secret: str) -> str:
+    return "****" + secret[-4:]
+
+
+def _live_urls(app: App) -> list[str]:
+    urls = app.live_settings.urls()
+    if not urls and not app.live_settings.record:
+        raise error(400, "add a destination first (YouTube, Twitch: URL and stream key), or choose to record only")
+    return urls
+
+
+def _recording(app: App):
+    """(where the relay records, what adds the recording to the gallery once it ends), or (None,
+    None) when the user did not ask to record. The recording is written atomically: it exists only
+    once complete."""
+    if not app.live_settings.record:
+        return None, None
+    item_id = app.gallery.new_id()
+    path = app.gallery.path_for(item_id, ".mp4")
+    started = Gallery.now()
+
+    def recorded() -> None:
+        if not path.exists():
+            return
+        status = app.live.status or {}
+        privacy = status.get("privacy") if isinstance(status.get("privacy"), dict) else None
+        kept = [k["person"] for k in privacy.get("kept", [])] if privacy else []
+        app.gallery.add(Item(item_id, "video", "Live " + _time_label(started), path.name, Gallery.now(), 0, kept,
+                             duration=_duration(path), others_blurred=privacy.get("others_blurred") if privacy else None,
+                             privacy=privacy))
+
+    return path, recorded
+
+
+def _time_label(t: float) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H.%M", time.localtime(t))
+
+
+def _duration(path: Path) -> float | None:
+    import av
+
+    try:
+        with av.open(str(path)) as c:
+            return round(c.duration / 1_000_000, 2) if c.duration else None
+    except (av.error.FFmpegError, OSError):
+        return None
+
+
 def _found(value, what: str):
     if value is None:
         raise error(404, f"no such {what}")
@@ -480,8 +633,8 @@ async def _single_upload(request, app: App, allowed, kind) -> tuple[str, Path]:
 def create_app(home: Path, max_upload_mb: int = 500, config: EngineConfig = EngineConfig(),
                rtmp_listen: str = "rtmp://0.0.0.0:1935/live", session_ttl: float = SESSION_TTL,
                max_pixels: int = DEFAULT_MAX_PIXELS, max_video_pixels: int = DEFAULT_MAX_VIDEO_PIXELS,
-               allowed_hosts: tuple[str, ...] = ("127.0.0.1",)) -> web.Application:
-    state = App(home, max_upload_mb, config, rtmp_listen, session_ttl, max_pixels, max_video_pixels)
+               allowed_hosts: tuple[str, ...] = ("127.0.0.1",), bind_host: str = "127.0.0.1") -> web.Application:
+    state = App(home, max_upload_mb, config, rtmp_listen, session_ttl, max_pixels, max_video_pixels, bind_host)
     # Order: errors wrap everything; a foreign Host or origin is refused before the token is looked
     # at; big bodies are refused before anything reads them, uploads only once signed in.
     web_app = web.Application(middlewares=[errors_as_json, host_and_origin(allowed_hosts), require_token,

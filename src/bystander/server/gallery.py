@@ -17,8 +17,11 @@ class Item:
     name: str  # the uploaded file's name, for the user
     file: str  # file name inside the gallery folder
     created: float
-    faces_redacted: int = 0
-    kept: list[str] | None = None
+    faces_redacted: int = 0  # face-frames, for the API's older readers
+    kept: list[str] | None = None  # registered people left visible
+    duration: float | None = None  # seconds, videos only
+    others_blurred: int | None = None  # other people blurred (a video counts each person once)
+    privacy: dict | None = None  # a video's privacy report (seconds each person was kept, whole frames)
 
     def as_dict(self) -> dict:
         d = asdict(self)

@@ -12,7 +12,7 @@ from .errors import error
 from .limits import SMALL_BODY
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-UPLOAD_ROUTES = {"/api/photos", "/api/videos", "/api/people"}
+UPLOAD_ROUTES = {"/api/photos", "/api/videos", "/api/people", "/api/people/check"}
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (

@@ -2,13 +2,14 @@
 run for the streamer's own RTMP ingest (OBS, PRISM, Larix).
 
 A destination's stream key is stored apart from its URL, in a 0600 file in the home folder, and
-only ever sent back masked. The ingest key is generated here and shown once, when it is
-(re)generated.
+only ever sent back masked. The ingest key and the WHIP token are generated here; the page shows
+them masked, and in full only when the signed-in user asks (to copy them into OBS or a phone app).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hmac
 import json
 import logging
 import os
@@ -47,6 +48,35 @@ class LiveSettings:
     def ingest_key(self) -> str:
         return self._load()["ingest_key"]
 
+    @property
+    def whip_token(self) -> str:
+        """The bearer token a WHIP encoder publishes with (made on first use by older settings files)."""
+        data = self._load()
+        if "whip_token" not in data:
+            data["whip_token"] = secrets.token_urlsafe(18)
+            self._save(data)
+        return data["whip_token"]
+
+    def whip_token_ok(self, token: str) -> bool:
+        return hmac.compare_digest(token.encode(), self.whip_token.encode())
+
+    def new_whip_token(self) -> str:
+        data = self._load()
+        data["whip_token"] = secrets.token_urlsafe(18)
+        self._save(data)
+        return data["whip_token"]
+
+    @property
+    def record(self) -> bool:
+        """Whether going live also records the redacted stream into the gallery."""
+        return bool(self._load().get("record", False))
+
+    @record.setter
+    def record(self, value: bool) -> None:
+        data = self._load()
+        data["record"] = bool(value)
+        self._save(data)
+
     def new_ingest_key(self) -> str:
         data = self._load()
         data["ingest_key"] = secrets.token_urlsafe(12)
@@ -63,7 +93,7 @@ class LiveSettings:
     def secrets(self) -> list[str]:
         """What no log line may show: the ingest key, every destination key and full URL."""
         data = self._load()
-        return [data["ingest_key"], *(d.get("key", "") for d in data["destinations"]), *self.urls()]
+        return [data["ingest_key"], self.whip_token, *(d.get("key", "") for d in data["destinations"]), *self.urls()]
 
     def add_destination(self, name: str, url: str, key: str) -> dict:
         data = self._load()
@@ -117,10 +147,11 @@ class LiveRunner:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self, engine: Engine, source, urls: list[str], on_end=None) -> None:
-        """Relay ``source`` (an ``RtmpSource`` or the browser's ``WebRtcSource``) to ``urls``."""
+    def start(self, engine: Engine, source, urls: list[str], on_end=None, record: Path | None = None) -> None:
+        """Relay ``source`` (an ``RtmpSource`` or the browser's ``WebRtcSource``) to ``urls``, and into
+        the file ``record`` when given."""
         self.status, self.error = None, None
-        relay = Relay(engine, source, RelayOptions(destinations=urls), on_status=self._on_status)
+        relay = Relay(engine, source, RelayOptions(destinations=urls, record=record), on_status=self._on_status)
         self._relay = relay
 
         def run() -> None:
@@ -136,10 +167,13 @@ class LiveRunner:
         self._thread = threading.Thread(target=run, name="bystander-live", daemon=True)
         self._thread.start()
 
-    def start_rtmp(self, engine: Engine, listen: ListenAddress, key: str, urls: list[str]) -> None:
+    def start_rtmp(self, engine: Engine, listen: ListenAddress, key: str, urls: list[str], on_end=None,
+                   record: Path | None = None) -> None:
         resources = contextlib.ExitStack()
         ingest = resources.enter_context(RtmpIngest(listen, key))  # nginx is up (or this raises) before we answer
-        self.start(engine, RtmpSource(ingest, grace=60.0), urls, on_end=resources.close)
+        if on_end is not None:
+            resources.callback(on_end)
+        self.start(engine, RtmpSource(ingest, grace=60.0), urls, on_end=resources.close, record=record)
 
     def _on_status(self, s: dict) -> None:
         self.status = s

@@ -47,6 +47,14 @@ SPEC = {
             "get": _op("registered people", {200: "[{name, shots, created}]", 401: _ERR}),
             "post": _op("register a person, or add shots to one; every shot must show one clear face",
                         {201: "the person", 400: _ERR, 413: _ERR, 415: _ERR, 422: _ERR}, _PERSON)},
+        "/api/people/check": {"post": _op(
+            "check one registration shot as it is taken: one clear face, big and sharp enough, facing as asked",
+            {200: "{ok, problem, note, faces, size, sharpness, yaw}", 400: _ERR, 413: _ERR, 415: _ERR},
+            {"multipart/form-data": {"schema": {"type": "object", "required": ["shot"], "properties": {
+                "shot": {"type": "string", "format": "binary"},
+                "pose": {"type": "string", "enum": ["any", "front", "left", "right"]}}}}})},
+        "/api/network": {"get": _op("the LAN addresses a phone opens this server at, each with a QR code (SVG data URI)",
+                                    {200: "{https, listening_on_lan, urls: [{url, qr}]}"}, auth=False)},
         "/api/people/{name}": {"delete": _op("forget a person (embeddings deleted)", {204: "deleted", 404: _ERR})},
         "/api/photos": {"post": _op("redact a photo; the result goes to the gallery",
                                     {201: "gallery item", 400: _ERR, 413: _ERR, 415: _ERR}, _FILE)},
@@ -59,7 +67,15 @@ SPEC = {
         "/api/gallery/{id}/file": {"get": _op("the redacted file (?download=1 to save it)", {200: "file", 404: _ERR})},
         "/api/live": {"get": _op("ingest URL, masked stream key, destinations (masked), relay state and status",
                                  {200: "live state"})},
-        "/api/live/key": {"post": _op("generate a new ingest stream key; returned this once", {201: "{stream_key}"})},
+        "/api/live/key": {"post": _op("generate a new ingest stream key", {201: "{stream_key}"})},
+        "/api/live/whip-token": {"post": _op("generate a new WHIP token (the bearer token WHIP encoders publish with)",
+                                             {201: "{token}"})},
+        "/api/live/secrets": {"get": _op("the ingest stream key and WHIP token in full (bearer token only, not the cookie)",
+                                         {200: "{stream_key, whip_token}", 401: _ERR})},
+        "/api/live/settings": {"put": _op("whether going live also records into the gallery (alone: record only)",
+                                          {200: "{record}", 400: _ERR},
+                                          {"application/json": {"schema": {"type": "object", "required": ["record"],
+                                                                           "properties": {"record": {"type": "boolean"}}}}})},
         "/api/live/destinations": {"post": _op(
             "save a destination; its key is stored server-side and only ever returned masked",
             {201: "{id, name, url (masked)}", 400: _ERR},
@@ -69,7 +85,8 @@ SPEC = {
         "/api/live/start": {"post": _op("start relaying the RTMP ingest to every destination",
                                         {202: "started", 400: _ERR, 409: _ERR})},
         "/api/live/whip": {
-            "post": _op("WHIP: go live from a browser or WHIP encoder; body is the SDP offer",
+            "post": _op("WHIP: go live from a browser or WHIP encoder (signed in, or with the WHIP token); "
+                        "body is the SDP offer",
                         {201: "the SDP answer (application/sdp)", 400: _ERR, 409: _ERR, 415: _ERR},
                         {"application/sdp": {"schema": {"type": "string"}}}),
             "delete": _op("end the WHIP session and the relay", {204: "ended"})},
