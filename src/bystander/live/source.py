@@ -14,6 +14,7 @@ for good: a ``Session`` when a publisher (re)connects, then its decoded ``Video`
 
 from __future__ import annotations
 
+import collections
 import logging
 import queue
 import threading
@@ -36,6 +37,7 @@ _PLAY_OPTIONS = {"rtmp_live": "live", "flags": "low_delay", "analyzeduration": "
 # publisher that sends nothing (nginx.IDLE_PUBLISHER) and then ends our play at once.
 READ_TIMEOUT = 15.0
 DEFAULT_RATE = Fraction(30)
+UNREPORTED_MAX = 240  # WebRTC frames (audio and video, ~3 s) held for their track's first sender report
 
 
 @dataclass(frozen=True)
@@ -263,27 +265,42 @@ class WebRtcSource:
 
     def events(self) -> Iterator[Event]:
         started = False
+        # Frames that came before their track's first sender report wait for it (it follows within
+        # about a second), rather than be lost: they are placed with it like the rest.
+        waiting: collections.deque = collections.deque()
+        dropped = 0
         while not self._closed.is_set():
             try:
-                kind, frame, arrival = self._queue.get(timeout=0.5)
+                waiting.append(self._queue.get(timeout=0.5))
             except queue.Empty:
                 if self.ended.is_set():
                     return
                 continue
-            t = self.clocks[kind].frame_seconds(frame.pts)
-            if t is None:
-                continue  # no sender report yet: it cannot be placed against the other track
-            if self._origin is None:
-                self._origin = t
-            t -= self._origin
-            if kind == "video":
-                if not started:
-                    started = True
-                    yield Session(self.rate, AudioPath)
-                yield Video(frame.to_ndarray(format="bgr24"), int(round(t * 1000)), arrival)
-            elif started:
-                frame.pts, frame.time_base = int(round(t * frame.sample_rate)), Fraction(1, frame.sample_rate)
-                yield Audio(frame, arrival)
+            if len(waiting) > UNREPORTED_MAX:
+                waiting.popleft()
+                if not dropped:
+                    log.warning("webrtc: the browser sends no RTCP sender reports; its frames cannot be placed")
+                dropped += 1
+            held, placeable = collections.deque(), []
+            for kind, frame, arrival in waiting:
+                t = self.clocks[kind].frame_seconds(frame.pts)
+                if t is None:
+                    held.append((kind, frame, arrival))
+                else:
+                    placeable.append((kind, frame, arrival, t))
+            waiting = held
+            for kind, frame, arrival, t in placeable:
+                if self._origin is None:
+                    self._origin = t
+                t -= self._origin
+                if kind == "video":
+                    if not started:
+                        started = True
+                        yield Session(self.rate, AudioPath)
+                    yield Video(frame.to_ndarray(format="bgr24"), int(round(t * 1000)), arrival)
+                elif started:
+                    frame.pts, frame.time_base = int(round(t * frame.sample_rate)), Fraction(1, frame.sample_rate)
+                    yield Audio(frame, arrival)
 
 
 def _ms(ts: int, time_base: Fraction) -> int:

@@ -1,0 +1,75 @@
+"""The WHIP ingest from its first frame: a real aiortc sender on 127.0.0.1, the SDP answered by
+``server.whip``, frames through ``live.source.WebRtcSource`` and the relay into a recording."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from fractions import Fraction
+
+import av
+import pytest
+
+from conftest import measure
+from live_harness import counter_frame, recorded_counters
+
+aiortc = pytest.importorskip("aiortc")
+
+FPS = 30
+N = 45
+
+
+class _Counter(aiortc.MediaStreamTrack):
+    """``N`` numbered frames at 30 fps and one more, then the track ends. (aiortc's receiver hands a
+    frame on when the next one's packets begin, so a sender's very last frame stays in it.)"""
+
+    kind = "video"
+
+    def __init__(self):
+        super().__init__()
+        self.i, self.start = 0, None
+
+    async def recv(self):
+        if self.i > N:
+            self.stop()
+            raise aiortc.mediastreams.MediaStreamError
+        if self.start is None:
+            self.start = time.monotonic()
+        await asyncio.sleep(max(0.0, self.start + self.i / FPS - time.monotonic()))
+        frame = av.VideoFrame.from_ndarray(counter_frame(self.i), format="bgr24")
+        frame.pts, frame.time_base = self.i * (90000 // FPS), Fraction(1, 90000)
+        self.i += 1
+        return frame
+
+
+async def _send(source) -> None:
+    from bystander.server.whip import answer
+
+    sender = aiortc.RTCPeerConnection()
+    sender.addTrack(_Counter())
+    await sender.setLocalDescription(await sender.createOffer())
+    receiver, sdp = await answer(sender.localDescription.sdp, source)
+    await sender.setRemoteDescription(aiortc.RTCSessionDescription(sdp, "answer"))
+    await asyncio.sleep(N / FPS + 2.0)  # every frame sent and received
+    await sender.close()
+    await receiver.close()
+
+
+def test_whip_stream_is_recorded_from_its_first_frame(engine, tmp_path):
+    from bystander.live.relay import Relay, RelayOptions
+    from bystander.live.source import WebRtcSource
+
+    source = WebRtcSource()
+    out = tmp_path / "out.mp4"
+    relay = Relay(engine, source, RelayOptions(destinations=[], record=out))
+    result: dict = {}
+    runner = threading.Thread(target=lambda: result.update(relay.run()))
+    runner.start()
+    asyncio.run(_send(source))
+    runner.join(60)
+    assert not runner.is_alive()
+    counters, times = recorded_counters(out)
+    measure(f"live: WHIP recording holds {len(counters)} of {N} sent frames, first #{counters[0]}")
+    assert counters[:N] == list(range(N)) and len(counters) <= N + 1
+    assert result["frames"] == len(counters)
