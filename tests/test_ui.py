@@ -196,9 +196,25 @@ def test_phone_app_end_to_end(server, tmp_path):
         dl.value.save_as(saved)
         _assert_faces_redacted(FR / "two_people.jpg", saved)
 
-        # Video: a file through a background job that survives a reload; lin kept for seconds.
+        # Video: recorded with the camera and microphone, redacted, shown.
         page.click("#tabs [data-view=camera]")
         page.click(".modes [data-mode=video]")
+        _wait_until(page, "document.querySelector('#preview').videoWidth > 0")
+        page.click("#record")
+        expect(page.locator("#rec-chip")).to_be_visible()
+        expect(page.locator("#record")).to_have_class(re.compile(r"\bon\b"))
+        page.click(".modes [data-mode=photo]")  # the recording goes on: modes wait for it to end
+        assert _selected_mode(page) == "video"
+        time.sleep(2.5)
+        page.click("#record")
+        expect(page.locator("#result-video")).to_be_visible(timeout=60_000)
+        expect(page.locator("#result-kept")).to_contain_text(re.compile(r"Kept visible: lin \(\d+\.\d s\)"))
+        _wait_until(page, "document.querySelector('#result-video').duration > 1.5", 10)
+        page.click("#take-another")
+        expect(page.locator("#camera")).to_be_visible()
+        assert _selected_mode(page) == "video"
+
+        # A video file, through a background job that survives a reload; lin kept for seconds.
         page.set_input_files("#video-file", str(FR / "short_hamilton_clip.mp4"))
         expect(page.locator("#job")).to_be_visible()
         _shot(page, "6-video-job")
@@ -211,8 +227,8 @@ def test_phone_app_end_to_end(server, tmp_path):
         # Gallery: labelled tiles (type, date, duration), videos with a play mark; delete after confirming.
         page.click("#tabs [data-view=gallery]")
         tiles = page.locator("#items .tile")
-        expect(tiles).to_have_count(3)
-        video = page.locator("#items .tile.video")
+        expect(tiles).to_have_count(4)
+        video = page.locator("#items .tile.video").first
         expect(video.locator(".badge")).to_have_text("Video")
         expect(video.locator(".duration")).to_have_text(re.compile(r"^0:\d\d$"))
         assert video.locator(".play").count() == 1
@@ -223,7 +239,7 @@ def test_phone_app_end_to_end(server, tmp_path):
         _shot(page, "8-gallery")
         page.locator("#items .tile.photo .delete").first.click()
         page.click("#confirm-ok")
-        expect(tiles).to_have_count(2)
+        expect(tiles).to_have_count(3)
         video.locator(".open").click()
         expect(page.locator("#result-video")).to_be_visible()
 
@@ -280,7 +296,7 @@ def test_phone_app_end_to_end(server, tmp_path):
         assert dpage.locator("#preview").bounding_box()["height"] >= 0.85 * LAPTOP["height"]
         _shot(dpage, "10-laptop-camera")
         dpage.click("#tabs [data-view=gallery]")
-        expect(dpage.locator("#items .tile")).to_have_count(3)  # with the recording made live
+        expect(dpage.locator("#items .tile")).to_have_count(4)  # with the recording made live
         _shot(dpage, "11-laptop-gallery")
         browser.close()
     assert not errors, errors
@@ -335,7 +351,7 @@ def _go_live_from_obs(page, tmp_path: Path) -> None:
     assert dest_key in recordings[0].name  # it went to the saved destination, key and all
     page.uncheck("#record-toggle")
     page.click("#tabs [data-view=gallery]")
-    expect(page.locator("#items .tile.video")).to_have_count(2)  # the live recording joined the gallery
+    expect(page.locator("#items .tile.video")).to_have_count(3)  # the live recording joined the gallery
     expect(page.locator("#items .tile.video .badge").first).to_have_text("Video")
 
 

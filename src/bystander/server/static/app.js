@@ -16,7 +16,7 @@ const GUIDE = [
 let token = sessionStorage.getItem("token");
 let view = "landing";
 let mode = "photo";
-let cam = { stream: null, audio: false, noMic: false, problem: null };  // the preview camera
+let cam = { stream: null, audio: false, noMic: false, problem: null, facing: "user" };  // the preview camera
 let live = { pc: null, state: null, timer: null, since: 0 };  // going live from this camera (WHIP)
 let recorder = null;
 let shots = [];  // registration shots: {blob, name, url, state: checking|ok|refused, problem, note}
@@ -145,7 +145,8 @@ async function syncCameraNow() {
       cam.audio = false;
     }
     if (!cam.stream) {
-      cam.stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 1280 }, height: { ideal: 720 } }, audio });
+      cam.stream = await navigator.mediaDevices.getUserMedia({
+        video: { width: { ideal: 1280 }, height: { ideal: 720 }, facingMode: { ideal: cam.facing } }, audio });
       cam.audio = audio;
     }
     if (!cameraWanted()) { releaseCamera(); return; }  // the user left while the browser was asking
@@ -162,6 +163,14 @@ async function syncCameraNow() {
 }
 
 function attachCamera() {
+  // A selfie view is mirrored, as in a phone's camera app; what is taken never is.
+  const facing = cam.stream && cam.stream.getVideoTracks()[0] && cam.stream.getVideoTracks()[0].getSettings().facingMode;
+  document.body.classList.toggle("rear-camera", facing === "environment");
+  if (cam.stream && navigator.mediaDevices.enumerateDevices) {
+    navigator.mediaDevices.enumerateDevices().then((all) => {
+      $("#flip-camera").hidden = all.filter((d) => d.kind === "videoinput").length < 2 || !!live.pc;
+    }).catch(() => {});
+  }
   for (const sel of ["#preview", "#reg-preview"]) if ($(sel).srcObject !== cam.stream) $(sel).srcObject = cam.stream;
   $("#no-camera").hidden = !cam.problem;
   $("#no-camera-text").textContent = cam.problem || "";
@@ -707,6 +716,12 @@ $("#camera").addEventListener("touchend", (e) => {
 
 $("#retry-camera").onclick = guard(async () => { cam.problem = null; cam.noMic = false; await syncCamera(); });
 $("#gallery-thumb").onclick = () => show("gallery");
+$("#flip-camera").onclick = guard(async () => {
+  if (recorder || live.pc) return;
+  cam.facing = cam.facing === "user" ? "environment" : "user";
+  releaseCamera();
+  await syncCamera();
+});
 $("#live-setup").onclick = () => show("live");
 $("#shutter").onclick = guard(async () => {
   const blob = await snapshot("#preview");
