@@ -1,0 +1,103 @@
+"""The relay's engine thread: every frame through the look-ahead judge, on the live schedule.
+
+Each frame is fed to the judge (``engine.judge.Judge``), which hands it on ``window`` frames later
+with its decisions, for the encoder thread to redact as judged. The scheduler says, from how late
+the engine runs, whether a frame is detected, skipped (placed between the detections around it)
+or, too late to judge, redacted whole.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..engine import Engine
+from ..engine.judge import Judge, Judged, Mode
+from ..engine.report import PrivacyReport
+from .schedule import Action, Budget, Scheduler, analysis_sizes
+from .stats import LiveStats
+
+log = logging.getLogger(__name__)
+
+SESSION_END = object()  # in the frame queue: the publisher left (None: the stream ended)
+
+
+@dataclass
+class Frame:
+    image: np.ndarray
+    pts: int  # ms on the outgoing timeline
+    arrival: float
+    # What the judge decided; None (until judged, or not judged in time): the whole frame is redacted.
+    decisions: list | None = None
+
+
+class Judging:
+    def __init__(self, engine: Engine, budget: Budget, stride: int | None, size: tuple[int, int], window: int,
+                 stats: LiveStats, privacy: PrivacyReport):
+        self.engine = engine
+        self.budget = budget
+        self.stride = stride
+        self.size = size
+        self.window = window
+        self.stats = stats
+        self.privacy = privacy
+
+    def run(self, frames: queue.Queue, judged_out: queue.Queue) -> None:
+        """Judge ``Frame``s from ``frames`` into ``judged_out`` until None, which is passed on. At
+        ``SESSION_END`` the frames still in the window go out at once (not after the grace period)
+        and a new judge takes the next session."""
+        self._out = judged_out
+        scheduler = Scheduler(self.budget, self.stride,
+                              analysis_sizes(self.size[0], self.size[1], self.engine.config.analysis_size))
+        judge = Judge(self.engine, window=self.window)
+        modes = {Action.DETECT: Mode.DETECT, Action.COAST: Mode.SKIP, Action.BLANK: Mode.BLANK}
+        while True:
+            item = frames.get()
+            if item is SESSION_END:
+                for judged in judge.flush():
+                    self._judged(judged)
+                judge = Judge(self.engine, window=judge.window)
+                continue
+            if item is None:
+                for judged in judge.flush():
+                    self._judged(judged)
+                judged_out.put(None)
+                return
+            lag = time.monotonic() - item.arrival
+            action = scheduler.choose(lag, frames.qsize())
+            t0 = time.perf_counter()
+            try:
+                for judged in judge.push(item.image, item, modes[action], scheduler.analysis_size):
+                    self._judged(judged)
+            except Exception:  # never let an unjudged frame out
+                log.exception("engine failed on a frame; redacting the frames it held whole")
+                for pending in judge.abandon():
+                    self._judged(pending)
+                judge = Judge(self.engine, window=judge.window)
+                scheduler.blanked()
+                self.stats.count(errors=1)
+                continue
+            if action is Action.DETECT:
+                scheduler.detected(time.perf_counter() - t0)
+                if scheduler.reduced:
+                    self.stats.count(reduced=1)
+                self.stats.count(detect=1)
+            elif action is Action.BLANK:
+                scheduler.blanked()
+            else:
+                self.stats.count(coast=1)
+
+    def _judged(self, judged: Judged) -> None:
+        item: Frame = judged.payload
+        item.decisions = judged.decisions
+        self.privacy.add(judged)
+        if judged.decisions is None:
+            self.stats.count(frames=1, blank=1)
+        else:
+            kept = sum(1 for d in judged.decisions if not d.redact)
+            self.stats.count(frames=1, faces_redacted=len(judged.decisions) - kept, faces_kept=kept)
+        self._out.put(item)
