@@ -20,8 +20,9 @@ def add_parser(sub) -> None:
 
     p = sub.add_parser("serve", help="run the web app", description=(
         "Serve the web app: first-run admin setup (with the one-time code printed here), face registration "
-        "(webcam shots or uploads), Photo and Video modes with a gallery, and a JSON API (OpenAPI at "
-        "/openapi.json)."))
+        "(webcam shots or uploads), Photo and Video modes with a gallery, Live, and a JSON API (OpenAPI at "
+        "/openapi.json). For a phone on the same network: --host 0.0.0.0 --https (browsers give the camera only to "
+        "HTTPS pages); the console then shows the address and a QR code to scan."))
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
     p.add_argument("--port", type=int, default=8000, help="port (default %(default)s)")
     p.add_argument("--https", action="store_true",

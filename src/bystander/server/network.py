@@ -5,10 +5,13 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import socket
+import time
 
 import segno
 
 ANY_ADDRESS = ("0.0.0.0", "::", "")
+CACHE_SECONDS = 10.0  # the pages poll the live state every second; addresses change far more rarely
+_cache: dict[str, tuple[float, list[str]]] = {}
 
 
 def _usable(address: str) -> bool:
@@ -19,6 +22,14 @@ def _usable(address: str) -> bool:
 def lan_addresses(bind_host: str) -> list[str]:
     """The IPv4 addresses other machines can reach a server bound to ``bind_host`` at: none when it
     listens on loopback only; the machine's own addresses when it listens on all of them."""
+    now = time.monotonic()
+    hit = _cache.get(bind_host)
+    if hit is None or now - hit[0] > CACHE_SECONDS:
+        hit = _cache[bind_host] = (now, _lan_addresses(bind_host))
+    return list(hit[1])
+
+
+def _lan_addresses(bind_host: str) -> list[str]:
     if bind_host not in ANY_ADDRESS:
         try:
             return [bind_host] if _usable(bind_host) else []

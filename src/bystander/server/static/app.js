@@ -788,6 +788,7 @@ $("#new-key").onclick = guard(async () => {
   secrets = null;
   await revealSecrets();
   $("#ingest-key").dataset.shown = "1";
+  $("#show-key").textContent = "Hide";
   await loadLive();
 });
 $("#new-token").onclick = guard(async () => {
@@ -796,10 +797,18 @@ $("#new-token").onclick = guard(async () => {
   secrets = null;
   await revealSecrets();
   $("#whip-token").dataset.shown = "1";
+  $("#show-token").textContent = "Hide";
   await loadLive();
 });
-$("#show-key").onclick = guard(async () => { await revealSecrets(); $("#ingest-key").dataset.shown = "1"; await loadLive(); });
-$("#show-token").onclick = guard(async () => { await revealSecrets(); $("#whip-token").dataset.shown = "1"; await loadLive(); });
+// Show / Hide: a secret is on screen only while the user wants it there.
+for (const [button, field] of [["#show-key", "#ingest-key"], ["#show-token", "#whip-token"]]) {
+  $(button).onclick = guard(async () => {
+    const shown = !$(field).dataset.shown;
+    if (shown) { await revealSecrets(); $(field).dataset.shown = "1"; } else delete $(field).dataset.shown;
+    $(button).textContent = shown ? "Hide" : "Show";
+    await loadLive();
+  });
+}
 document.querySelectorAll("button.copy").forEach((b) => (b.onclick = guard(async () => {
   if (b.dataset.secret) {
     const s = await revealSecrets();
