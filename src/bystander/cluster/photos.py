@@ -26,12 +26,13 @@ def redact_photos_on_ray(cluster: Cluster, engine: Engine, files: list[Path], ds
     size = max(1, min(PHOTOS_PER_TASK, math.ceil(len(files) / max(1, cluster.cpus))))
     batches = [files[i:i + size] for i in range(0, len(files), size)]
     task = remote(redact_photos, retries=PHOTO_RETRIES)
-    snapshot = ray.put(Snapshot.of(engine))
-    refs = [task.remote(snapshot, [str(f.resolve()) for f in batch], max_pixels) for batch in batches]
-    index = {ref: n for n, ref in enumerate(refs)}
-    reports: list[list[dict] | None] = [None] * len(refs)
-    pending = list(refs)
+    reports: list[list[dict] | None] = [None] * len(batches)
+    pending: list = []
     with cancel_all(pending):
+        snapshot = ray.put(Snapshot.of(engine))
+        refs = [task.remote(snapshot, [str(f.resolve()) for f in batch], max_pixels) for batch in batches]
+        index = {ref: n for n, ref in enumerate(refs)}
+        pending += refs
         while pending:
             ready, pending[:] = ray.wait(pending, num_returns=1)
             n = index[ready[0]]

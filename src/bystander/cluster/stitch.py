@@ -24,6 +24,13 @@ from ..media.video import AudioOut, open_input
 def stitch(segments: list[tuple[Path, int]], src: Path, dst: Path, container_format: str) -> int:
     """Write ``dst`` from the video of ``segments`` (in order, each with the timestamp of its first
     frame) and the audio of ``src``; returns the number of video frames written."""
+    try:
+        return _stitch(segments, src, dst, container_format)
+    except av.error.FFmpegError as exc:  # closing writes the index: a full disk shows up here too
+        raise BystanderError(f"{dst}: cannot write the output ({exc.strerror or exc})") from None
+
+
+def _stitch(segments: list[tuple[Path, int]], src: Path, dst: Path, container_format: str) -> int:
     with contextlib.ExitStack() as stack:
         parts = [stack.enter_context(av.open(str(p), mode="r")) for p, _ in segments]
         first = parts[0].streams.video[0]

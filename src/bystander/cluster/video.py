@@ -53,21 +53,23 @@ def redact_video_on_ray(cluster: Cluster, engine: Engine, src: Path, dst: Path, 
     start = time.perf_counter()
     plan = plan_segments(src, segment_seconds, detect_every)
     planned = time.perf_counter()
-    task = remote(redact_segment, retries=SEGMENT_RETRIES)
     import ray
 
-    snapshot = ray.put(Snapshot.of(engine))
-    refs = [task.remote(snapshot, SegmentJob(str(src.resolve()), span, crf, preset, detect_every))
-            for span in plan.spans]
-    index = {ref: n for n, ref in enumerate(refs)}
-    done: list[SegmentDone | None] = [None] * len(refs)
+    task = remote(redact_segment, retries=SEGMENT_RETRIES)
+    done: list[SegmentDone | None] = [None] * len(plan.spans)
     result = VideoResult(expected_frames=plan.frames, rate=float(plan.rate))
     with contextlib.ExitStack() as stack:
-        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bystander-segments-")))
         tmp = stack.enter_context(atomic_output(dst))
         log = stack.enter_context(atomic_output(Path(report))) if report else None
-        pending = list(refs)
+        # Beside the output: the segments add up to its size, more than a small /tmp may hold.
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=".bystander-segments-", dir=dst.parent)))
+        pending: list = []
         with cancel_all(pending):
+            snapshot = ray.put(Snapshot.of(engine))
+            refs = [task.remote(snapshot, SegmentJob(str(src.resolve()), span, crf, preset, detect_every))
+                    for span in plan.spans]
+            index = {ref: n for n, ref in enumerate(refs)}
+            pending += refs
             while pending:
                 ready, pending[:] = ray.wait(pending, num_returns=1)
                 n = index[ready[0]]
@@ -76,7 +78,7 @@ def redact_video_on_ray(cluster: Cluster, engine: Engine, src: Path, dst: Path, 
                 except Exception as exc:
                     raise task_error(exc, f"{src}: segment {n + 1} of {len(refs)}") from None
                 (folder / f"{n}.mp4").write_bytes(segment.video)
-                segment.video = b""  # written: not held until the end
+                segment.video = b""  # on disk now: not held until the end
                 done[n] = segment
                 if progress:
                     progress(sum(d.result.frames for d in done if d), plan.frames)
@@ -94,6 +96,6 @@ def redact_video_on_ray(cluster: Cluster, engine: Engine, src: Path, dst: Path, 
         if log:
             log.write_text(json.dumps({"input": str(src), "output": str(dst),
                                        "frames": [f for d in done for f in d.frames],
-                                       "summary": {**report_summary(result), "segments": len(refs)}}) + "\n")
-    return ClusterVideoResult(result, len(refs), cluster, planned - start,
+                                       "summary": {**report_summary(result), "segments": len(done)}}) + "\n")
+    return ClusterVideoResult(result, len(done), cluster, planned - start,
                               tuple(d.result.seconds for d in done), stitched - stitching)
