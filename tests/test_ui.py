@@ -94,6 +94,9 @@ def test_phone_app_end_to_end(server, tmp_path):
         assert status == 200 and server.last_headers.get_content_type() == "application/manifest+json"
         assert manifest["display"] == "standalone" and {i["sizes"] for i in manifest["icons"]} >= {
             "192x192", "512x512"}
+        cdp = ctx.new_cdp_session(page)
+        installable = cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]
+        assert [e["errorId"] for e in installable if e["errorId"] != "in-incognito"] == []  # a test profile is one
         _shot(page, "1-landing")
         _sign_up(page, server)
 
@@ -113,7 +116,6 @@ def test_phone_app_end_to_end(server, tmp_path):
         _shot(page, "2-camera-photo")
 
         # Swiping: the finger moving right brings Video, then Live; moving left goes back.
-        cdp = ctx.new_cdp_session(page)
         _swipe(cdp, 100, 300, 400)
         expect(page.locator(".modes [data-mode=video]")).to_have_attribute("aria-selected", "true")
         _wait_until(page, f"JSON.stringify({LIVE_TRACKS}) === '[\"audio\",\"video\"]'")  # Video records sound

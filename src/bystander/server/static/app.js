@@ -758,7 +758,7 @@ $("#register-form").onsubmit = guard(async (e) => {
   shots = [];
   e.target.reset();
   renderShots();
-  say(`${person.name} registered (${person.shots} shots).`, true);
+  say(`${person.name} registered (${person.shots} shot${person.shots === 1 ? "" : "s"}).`, true);
   await loadPeople();
 });
 
