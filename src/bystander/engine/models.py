@@ -44,6 +44,11 @@ CENTERFACE = ModelFile(
     "09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc",
     package="bystander",
 )
+# int8 builds of YuNet and CenterFace for OpenVINO, calibrated on real frames by tools/calibrate.py.
+YUNET_INT8 = ModelFile("yunet_int8.onnx", "ea18bd7978b73ff6bb54a1a6eadee6932fec3aff67986c9361db64ea14dd379f",
+                       package="bystander")
+CENTERFACE_INT8 = ModelFile("centerface_int8.onnx",
+                            "46fce311046f6a6a5eeb31b0858c5d30b3d1c538075ee78531cb5932852a9943", package="bystander")
 
 
 def locate(model: ModelFile) -> Path:

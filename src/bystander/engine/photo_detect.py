@@ -1,0 +1,143 @@
+"""The stronger detection stage for photos, where a second or so is affordable and a miss is forever.
+
+Passes, merged into one list of faces:
+- YuNet on the upright photo (as for video);
+- YuNet on the photo turned 90, 180 and 270 degrees: YuNet finds faces tilted up to ~30 degrees, so
+  these four cover every tilt, heads tilted back and sideways photos included;
+- CenterFace upright: it finds heads turned mostly away, faces cut by the border and faces in
+  profile that YuNet misses, and it is robust to tilt on its own;
+- for a photo larger than the analysis size, YuNet once more at ``fine_size``: faces a few dozen
+  pixels high in a 12 MP crowd photo shrink below what YuNet sees at 1280 px. One pass over the
+  whole larger copy is what tiles of it would compute, without seams cutting faces;
+- for a small photo (``upscale_below``), CenterFace once more on a copy twice the size: 14-16 px
+  faces are below the size it was trained to find (hard-face set, small: 41/43 -> 43/43).
+
+Where passes find the same face (boxes overlapping by ``same_face`` of the smaller), the first of
+upright, fine, turned, CenterFace keeps it (the upright YuNet face has the landmarks recognition is
+tuned on).
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .centerface import CenterFace
+from .detect import YuNet
+from .face import Face
+
+_TURNS = {90: cv2.ROTATE_90_COUNTERCLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_CLOCKWISE}
+
+
+@dataclass(frozen=True)
+class PhotoPasses:
+    """Which passes run, and at what size (set from ``EngineConfig``, where each is explained)."""
+
+    turns: tuple[int, ...]  # counter-clockwise degrees, multiples of 90
+    turn_threshold: float
+    second: bool  # CenterFace
+    fine_size: int  # 0: no fine pass
+    upscale_below: int  # 0: no upscaled CenterFace pass
+    same_face: float
+
+
+def _unturn(points: np.ndarray, turn: int, w: int, h: int) -> np.ndarray:
+    """Points found in the photo turned ``turn`` degrees counter-clockwise, back in the photo (w x h)."""
+    x, y = points[..., 0], points[..., 1]
+    if turn == 90:  # turned image is h wide, w high; (x', y') = (y, w - x)
+        return np.stack([w - y, x], -1)
+    if turn == 180:
+        return np.stack([w - x, h - y], -1)
+    return np.stack([y, h - x], -1)  # 270: (x', y') = (h - y, x)
+
+
+def turned_back(face: Face, turn: int, w: int, h: int) -> Face:
+    x1, y1, x2, y2 = face.box
+    corners = _unturn(np.array([[x1, y1], [x2, y2]], np.float32), turn, w, h)
+    lo, hi = corners.min(0), corners.max(0)
+    marks = _unturn(face.landmarks, turn, w, h).astype(np.float32)
+    return Face((float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])), face.score, marks)
+
+
+def _overlap(a, b) -> float:
+    """Intersection over the smaller box: a face found whole by one pass and cut by another is one."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    small = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return ix * iy / small if small > 0 else 0.0
+
+
+def merge(passes: list[list[Face]], same: float) -> list[Face]:
+    """Faces from all passes, each face once: a later pass adds only faces no earlier one found."""
+    kept: list[Face] = []
+    for faces in passes:
+        new = [f for f in faces if all(_overlap(f.box, k.box) < same for k in kept)]
+        kept += new
+    return kept
+
+
+class PhotoDetector:
+    """The photo stage behind the ``Detector`` interface, around the engine's own YuNet."""
+
+    def __init__(self, yunet: YuNet, centerface: CenterFace | None, passes: PhotoPasses):
+        self.yunet = yunet
+        self.centerface = centerface
+        self.passes = passes
+
+    def detect(self, frame: np.ndarray, analysis_size: int | None = None) -> list[Face]:
+        size = analysis_size or self.yunet.analysis_size
+        h, w = frame.shape[:2]
+        scale = min(1.0, size / max(h, w))
+        # The turned passes and CenterFace look at the analysis-size copy, not the full photo:
+        # turning 12 MP costs more than detecting on the copy.
+        copy = frame if scale == 1.0 else cv2.resize(
+            frame, (round(w * scale), round(h * scale)),
+            interpolation=cv2.INTER_LINEAR if scale >= 0.5 else cv2.INTER_AREA)
+        ch, cw = copy.shape[:2]
+        found = [self.yunet.detect(copy)]
+        for turn in self.passes.turns:
+            turned = cv2.rotate(copy, _TURNS[turn])
+            found.append([turned_back(f, turn, cw, ch) for f in self.yunet.detect(turned)
+                          if f.score >= self.passes.turn_threshold])
+        if self.centerface is not None and self.passes.second:
+            found.append(self.centerface.detect(copy, max(ch, cw)))
+            if max(ch, cw) <= self.passes.upscale_below:
+                double = cv2.resize(copy, (cw * 2, ch * 2), interpolation=cv2.INTER_LINEAR)
+                found.append([_rescaled(f, 0.5, cw, ch) for f in self.centerface.detect(double, 2 * max(ch, cw))])
+        found = [[_rescaled(f, 1 / scale, w, h) for f in faces] for faces in found]
+        if self.passes.fine_size and max(h, w) > size:
+            found.insert(1, self.yunet.detect(frame, self.passes.fine_size))
+        return merge(found, self.passes.same_face)
+
+
+def _rescaled(face: Face, k: float, w: int, h: int) -> Face:
+    if k == 1.0:
+        return face
+    x1, y1, x2, y2 = face.box
+    box = (max(0.0, x1 * k), max(0.0, y1 * k), min(float(w), x2 * k), min(float(h), y2 * k))
+    return Face(box, face.score, (face.landmarks * k).astype(np.float32))
+
+
+_cache: "weakref.WeakKeyDictionary[YuNet, tuple[PhotoPasses, float, PhotoDetector]]" = weakref.WeakKeyDictionary()
+_cache_lock = threading.Lock()
+
+
+def for_photos(detector, passes: PhotoPasses, second_threshold: float):
+    """The photo stage around ``detector`` when it is the engine's YuNet (built once per YuNet: engines
+    made per request share it, and CenterFace takes ~0.5 s to load); any other detector as it is."""
+    if not isinstance(detector, YuNet):
+        return detector
+    with _cache_lock:
+        hit = _cache.get(detector)
+        if hit is None or hit[:2] != (passes, second_threshold):
+            centerface = None
+            if passes.second:
+                centerface = CenterFace(second_threshold, detector.analysis_size, threads=detector.threads,
+                                        runtime=detector.runtime)
+            hit = (passes, second_threshold, PhotoDetector(detector, centerface, passes))
+            _cache[detector] = hit
+        return hit[2]
