@@ -242,6 +242,16 @@ def test_without_ray_nothing_imports_it(media, lin_home, tmp_path):
     assert bad.returncode == 2 and bad.stderr.strip() == "bystander: error: --segment-seconds: only with --ray"
 
 
+def test_an_address_where_nothing_answers_is_one_line(media, lin_home, tmp_path):
+    address = f"127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    proc = run_cli("video", HAMILTON, "-o", tmp_path / "x.mp4", "--ray", address, home=lin_home)
+    assert time.monotonic() - started < 30  # Ray alone would wait minutes
+    assert proc.returncode == 2 and list(tmp_path.iterdir()) == []
+    assert proc.stderr.startswith(f"bystander: error: --ray {address}: nothing answers there")
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
 def test_segments_are_planned_at_keyframes_with_warm_up(media):
     from bystander.cluster.plan import WARMUP_SECONDS, plan_segments
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -12,6 +13,7 @@ from ..errors import BystanderError
 from .tasks import first_line
 
 LOCAL = "local"
+CONNECT_TIMEOUT = 5.0  # seconds to wait for a cluster's address to answer at all
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,8 @@ def ray_cluster(address: str, cpus: int | None = None) -> Iterator[Cluster]:
     except ImportError:
         raise BystanderError("--ray needs Ray: install bystander with the cluster extra "
                              "(pip install 'bystander[cluster]')") from None
+    if address not in (LOCAL, "auto"):
+        _answers(address)
     options: dict = {"log_to_driver": False, "logging_level": logging.WARNING}
     if address == LOCAL:
         options.update(num_cpus=cpus or os.cpu_count() or 1, include_dashboard=False)
@@ -48,3 +52,15 @@ def ray_cluster(address: str, cpus: int | None = None) -> Iterator[Cluster]:
     finally:
         ray.shutdown()
 
+
+
+def _answers(address: str) -> None:
+    """Ray waits minutes, logging as it goes, for an address where nothing listens: a plain
+    connection tells at once."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise BystanderError(f"--ray {address}: expected local, ray://HOST:PORT or HOST:PORT")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT).close()
+    except OSError as exc:
+        raise BystanderError(f"--ray {address}: nothing answers there ({exc.strerror or exc})") from None
