@@ -38,8 +38,10 @@ system-deps:
 test: setup system-deps
 	$(BIN)/python -m pytest -q
 
+# recall.py compares with deface where .venv-bench has it (make bench-video builds it).
 bench: setup
 	$(BIN)/python benchmarks/photo.py
+	$(BIN)/python benchmarks/recall.py
 
 # deface goes into its own virtualenv: it pulls opencv-python, which must not shadow ours.
 .venv-bench/bin/deface:
