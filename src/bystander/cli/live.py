@@ -12,7 +12,7 @@ from pathlib import Path
 from ..errors import BystanderError
 from ..live.ingest import ListenAddress, RtmpIngest
 from ..live.relay import Relay, RelayOptions
-from ..live.schedule import DETECT_THREADS, DOWNSCALED_THRESHOLD
+from ..live.schedule import DETECT_THREADS
 from ..live.secret import MaskSecrets, mask, mask_url
 from ..live.source import RtmpSource
 from ..live.stats import status_line
@@ -72,8 +72,7 @@ def run(args) -> int:
     logging.basicConfig(level=logging.WARNING, format="bystander: %(message)s", stream=sys.stderr)
     for h in logging.getLogger().handlers:
         h.addFilter(MaskSecrets(lambda: secrets))
-    engine = build_engine(args, analysis_size=args.analysis_size, threads=DETECT_THREADS,
-                          downscaled_threshold=DOWNSCALED_THRESHOLD)
+    engine = build_engine(args, analysis_size=args.analysis_size, threads=DETECT_THREADS)
     stats_out = _open_stats(args.stats_json)
     interactive = not args.quiet and sys.stderr.isatty()
 

@@ -19,14 +19,9 @@ from dataclasses import dataclass
 # Detection threads in live mode. Decoding and encoding keep the second core busy there: two
 # threads measured more CPU and more frames redacted whole, for no steady gain in latency.
 DETECT_THREADS = 1
-# Above 1280 px the detector sees a downscaled copy; live has no look-ahead to recover the small
-# faces that this loses, so it detects there with a lower threshold (1080p pedestrian clip, faces of
-# 20 px or more missed at 1280: 76 of 550 at 0.4, 27 at 0.3, 7 at 0.2). The price is more blurred
-# patches that are not faces.
-DOWNSCALED_THRESHOLD = 0.2
 # When detecting at full size costs too much, live detects on a copy this share of the frame's
-# longest side before it skips any frame: a 20 px face is 15 px there, which DOWNSCALED_THRESHOLD
-# still finds. Pedestrian clip at 720p, 60 s live runs, face-frames of 20 px or more left sharp: 43 of
+# longest side before it skips any frame: a 20 px face is 15 px there, which the engine's
+# downscaled_threshold still finds. Pedestrian clip at 720p, 60 s live runs, face-frames of 20 px or more left sharp: 43 of
 # 15589 at 3/4 (p95 76 ms), 132 at 2/3 (p95 48 ms), 60 at full size skipping every other frame
 # (p95 125 ms).
 MIN_ANALYSIS_SCALE = 0.75

@@ -16,7 +16,7 @@ from aiohttp import web
 from ..engine import Engine, EngineConfig
 from ..errors import BystanderError, InputError, RegistrationError
 from ..live.ingest import ListenAddress
-from ..live.schedule import DETECT_THREADS, DOWNSCALED_THRESHOLD
+from ..live.schedule import DETECT_THREADS
 from ..live.secret import mask_url
 from ..media.image import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, read_photo
 from ..media.redact_photo import redact_photo
@@ -103,7 +103,7 @@ class App:
 
     def live_engine(self) -> Engine:
         """The engine under live mode's detection settings (``live.schedule``)."""
-        return self.engine().with_config(threads=DETECT_THREADS, downscaled_threshold=DOWNSCALED_THRESHOLD)
+        return self.engine().with_config(threads=DETECT_THREADS)
 
     async def save_upload(self, field, allowed: set[str], kind: str) -> tuple[str, Path]:
         """(the name the user gave, where it was saved) of one uploaded file of an ``allowed`` type."""
