@@ -57,6 +57,7 @@ class _KeyCheck(ThreadingHTTPServer):
         self.publishing = threading.Event()
         self.refused = 0
         self.accepted = 0
+        self.last_accepted = float("-inf")  # time.monotonic() of the latest
         self.lock = threading.Lock()
 
 
@@ -76,6 +77,7 @@ class _Hook(BaseHTTPRequestHandler):
                 self.send_header("Location", s.private_name)
                 with s.lock:
                     s.accepted += 1
+                    s.last_accepted = time.monotonic()
                 s.publishing.set()
             else:
                 with s.lock:
@@ -138,6 +140,11 @@ class RtmpIngest:
     def accepted(self) -> int:
         """How many publishers with the right key have been let in."""
         return self._hook.accepted
+
+    @property
+    def last_accepted(self) -> float:
+        """time.monotonic() when the latest publisher was let in (-inf: none yet)."""
+        return self._hook.last_accepted
 
     def drop_player(self) -> None:
         """End the relay's play of the private stream (it is waiting, or reading)."""

@@ -37,6 +37,7 @@ _PLAY_OPTIONS = {"rtmp_live": "live", "flags": "low_delay", "analyzeduration": "
 # publisher that sends nothing (nginx.IDLE_PUBLISHER) and then ends our play at once.
 READ_TIMEOUT = 15.0
 DEFAULT_RATE = Fraction(30)
+ARRIVAL_WAIT = 5.0  # s a publisher just let in has for its stream to be read before the wait runs out
 UNREPORTED_MAX = 240  # WebRTC frames (audio and video, ~3 s) held for their track's first sender report
 
 
@@ -85,7 +86,8 @@ class RtmpSource:
         self.first_wait = first_wait
         self.grace = grace
         self._closed = threading.Event()
-        self._expired = threading.Event()
+        self._expired = threading.Event()  # the wait ran out with no publisher's media
+        self._receiving = threading.Event()  # the current play has a publisher's stream
 
     def close(self) -> None:
         self._closed.set()
@@ -94,17 +96,17 @@ class RtmpSource:
     def events(self) -> Iterator[Event]:
         wait = self.first_wait
         while not self._closed.is_set():
-            self._expired.clear()
             accepted = self.ingest.accepted
-            timer = None if wait is None else threading.Timer(wait, self._expire)
-            if timer is not None:
-                timer.daemon = True
-                timer.start()
+            self._receiving.clear()
+            self._expired.clear()
+            done = threading.Event()
+            if wait is not None:
+                threading.Thread(target=self._watch, args=(time.monotonic() + wait, done),
+                                 name="bystander-ingest-wait", daemon=True).start()
             try:
                 yield from self._play(accepted)
             finally:
-                if timer is not None:
-                    timer.cancel()
+                done.set()
             if self._closed.is_set() or (self._expired.is_set() and self.ingest.accepted == accepted):
                 return
             if self.ingest.accepted != accepted:  # a publisher came and went
@@ -112,11 +114,18 @@ class RtmpSource:
                 log.info("ingest ended; waiting %.0f s for the publisher to return", self.grace)
                 wait = self.grace
 
-    def _expire(self) -> None:
-        """The wait is over: end a play still waiting for a publisher (one that arrived stays)."""
-        if not self.ingest.publishing:
+    def _watch(self, deadline: float, done: threading.Event) -> None:
+        """At ``deadline``, end a play that no publisher's media has reached (one let in just before
+        gets ``ARRIVAL_WAIT`` more; one that left before sending anything does not hold it open)."""
+        while not done.wait(max(0.0, deadline - time.monotonic())):
+            if self._receiving.is_set():
+                return
+            if self.ingest.last_accepted > time.monotonic() - ARRIVAL_WAIT:
+                deadline = self.ingest.last_accepted + ARRIVAL_WAIT
+                continue
             self._expired.set()
             self._drop_player()
+            return
 
     def _drop_player(self) -> None:
         try:
@@ -137,6 +146,7 @@ class RtmpSource:
                             exc.strerror or "no media")
             time.sleep(0.5)
             return
+        self._receiving.set()
         with container:
             yield from self._session(container)
 
