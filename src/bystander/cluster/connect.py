@@ -53,7 +53,6 @@ def ray_cluster(address: str, cpus: int | None = None) -> Iterator[Cluster]:
         ray.shutdown()
 
 
-
 def _answers(address: str) -> None:
     """Ray waits minutes, logging as it goes, for an address where nothing listens: a plain
     connection tells at once."""

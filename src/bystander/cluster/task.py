@@ -39,13 +39,14 @@ class SegmentJob:
     crf: int
     preset: str
     detect_every: int
+    report: bool  # whether to send back the per-frame report's entries
 
 
 @dataclass
 class SegmentDone:
     video: bytes  # the segment as MP4, sent back through Ray's object store
     result: VideoResult
-    frames: list[dict]  # its entries of the per-frame report
+    frames: list[dict]  # its entries of the per-frame report, if asked for
 
 
 @dataclass
@@ -75,8 +76,9 @@ def redact_segment(snapshot: Snapshot, job: SegmentJob) -> SegmentDone:
     with tempfile.TemporaryDirectory(prefix="bystander-segment-") as folder:
         out, report = Path(folder) / "segment.mp4", Path(folder) / "report.json"
         result = redact_video(engine, Path(job.src), out, crf=job.crf, preset=job.preset,
-                              detect_every=job.detect_every, report=report, span=job.span)
-        return SegmentDone(out.read_bytes(), result, json.loads(report.read_text())["frames"])
+                              detect_every=job.detect_every, report=report if job.report else None, span=job.span)
+        frames = json.loads(report.read_text())["frames"] if job.report else []
+        return SegmentDone(out.read_bytes(), result, frames)
 
 
 def redact_photos(snapshot: Snapshot, files: list[str], max_pixels: int) -> list[PhotoDone]:

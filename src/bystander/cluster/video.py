@@ -66,8 +66,9 @@ def redact_video_on_ray(cluster: Cluster, engine: Engine, src: Path, dst: Path, 
         pending: list = []
         with cancel_all(pending):
             snapshot = ray.put(Snapshot.of(engine))
-            refs = [task.remote(snapshot, SegmentJob(str(src.resolve()), span, crf, preset, detect_every))
+            jobs = [SegmentJob(str(src.resolve()), span, crf, preset, detect_every, report is not None)
                     for span in plan.spans]
+            refs = [task.remote(snapshot, job) for job in jobs]
             index = {ref: n for n, ref in enumerate(refs)}
             pending += refs
             while pending:
