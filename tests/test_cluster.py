@@ -303,3 +303,42 @@ def test_the_web_apps_video_jobs_run_on_the_cluster(ray_head, tmp_path, monkeypa
         assert packets(tmp_path / "result.mp4")["video"] == packets(HAMILTON)["video"]
     finally:
         server.stop()
+
+
+def test_a_job_that_stops_early_cancels_its_running_segments(ray_head, tmp_path):
+    """In a driver that stays connected (as serve does), the segments of a job that stopped are
+    cancelled, not left to run to their end. The driver is a Python process of its own, started
+    with the head's environment (Ray reads it when imported)."""
+    script = f"""
+import sys, time
+sys.path.insert(0, {str(ROOT / "tests")!r})
+import ray
+from bystander.cluster.connect import ray_cluster
+from bystander.cluster.video import redact_video_on_ray
+from bystander.engine import Engine
+from test_cluster import segment_workers
+
+class Stop(Exception):
+    pass
+
+def stop(done, total):
+    raise Stop  # the first segment is back: the job ends here, the others still running or queued
+
+with ray_cluster({ray_head.address!r}) as cluster:
+    try:
+        redact_video_on_ray(cluster, Engine(), {str(HAMILTON)!r}, {str(tmp_path / "out.mp4")!r},
+                            segment_seconds=1, progress=stop)
+    except Stop:
+        pass
+    stopped = time.monotonic()
+    while segment_workers({ray_head.session}) and time.monotonic() - stopped < 10:
+        time.sleep(0.05)
+    print("connected", ray.is_initialized(), "segments ran on for", round(time.monotonic() - stopped, 1), "s")
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **ray_head.env}, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    words = proc.stdout.split()
+    assert words[:2] == ["connected", "True"], proc.stdout
+    assert float(words[-2]) < 2  # a segment takes longer than this: only cancelling stops them this soon
+    assert list(tmp_path.iterdir()) == []
