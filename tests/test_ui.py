@@ -22,7 +22,8 @@ from test_server import (ARTIFACTS, CHROMIUM, PASSWORD, Server, _assert_faces_re
 PHONE = {"width": 390, "height": 844}
 LAPTOP = {"width": 1280, "height": 800}
 BASE_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream"]
+             "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream",
+             "--disable-features=WebRtcHideLocalIpsWithMdns"]  # WebRTC to 127.0.0.1 needs the real address
 # Every track the page opens, kept so the test can see whether the page stopped it (the real
 # getUserMedia runs; this only remembers its tracks).
 TRACKS = """
@@ -275,6 +276,31 @@ def test_phone_app_end_to_end(server, tmp_path):
         page.screenshot(path=str(ARTIFACTS / "ui-9-live-setup-full.png"), full_page=True)
         _go_live_from_obs(page, tmp_path)
 
+        # Record only, from this camera: no destination, the recording lands in the gallery.
+        page.click("#tabs [data-view=live]")
+        page.click("#destinations button:has-text('Remove')")
+        page.click("#confirm-ok")
+        expect(page.locator("#destinations")).to_contain_text("No destination yet")
+        page.check("#record-toggle")
+        page.click("#tabs [data-view=camera]")
+        page.click(".modes [data-mode=live]")
+        expect(page.locator("#go-live-browser")).to_have_text("REC")
+        expect(page.locator("#mode-hint")).to_contain_text("Records to the gallery")
+        _wait_until(page, "document.querySelector('#preview').videoWidth > 0")
+        page.click("#go-live-browser")
+        expect(page.locator("#live-chip")).to_be_visible(timeout=30_000)
+        expect(page.locator("#live-chip")).to_contain_text("LIVE")
+        expect(page.locator("#live-pip")).to_be_visible(timeout=30_000)  # what viewers would see, redacted
+        expect(page.locator("#go-live-browser")).to_have_text("STOP")
+        _shot(page, "13-live-from-camera")
+        time.sleep(2)
+        page.click("#go-live-browser")
+        expect(page.locator("#live-chip")).to_be_hidden(timeout=30_000)
+        page.click("#tabs [data-view=gallery]")
+        expect(page.locator("#items .tile.video")).to_have_count(4, timeout=10_000)
+        page.click("#tabs [data-view=live]")
+        page.uncheck("#record-toggle")
+
         # Sign-out ends the session's camera too: opened on Faces, closed by signing out there.
         page.click("#tabs [data-view=register]")
         _wait_until(page, "document.querySelector('#reg-preview').videoWidth > 0")
@@ -298,7 +324,7 @@ def test_phone_app_end_to_end(server, tmp_path):
         assert dpage.locator("#preview").bounding_box()["height"] >= 0.85 * LAPTOP["height"]
         _shot(dpage, "10-laptop-camera")
         dpage.click("#tabs [data-view=gallery]")
-        expect(dpage.locator("#items .tile")).to_have_count(4)  # with the recording made live
+        expect(dpage.locator("#items .tile")).to_have_count(5)  # with the two recordings made live
         _shot(dpage, "11-laptop-gallery")
         browser.close()
     assert not errors, errors
@@ -398,7 +424,7 @@ def test_https_and_no_camera(media, tmp_path):
             expect(page.locator("#no-camera-text")).to_contain_text("No camera found")
             expect(page.locator("#mode-hint")).to_contain_text("pick a photo")
             expect(page.locator("#pick-label")).to_be_visible()
-            _shot(page, "13-no-camera")
+            _shot(page, "14-no-camera")
             page.click("#shutter")
             expect(page.locator("#message")).to_contain_text("No camera found")
             page.click(".modes [data-mode=video]")

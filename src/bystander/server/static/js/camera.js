@@ -89,12 +89,17 @@ export function releaseCamera(evenLive = false) {
   $("#reg-preview").srcObject = null;
 }
 
-export function cameraReady(sel) {
+// The camera's first frames take a moment after it opens (or switches): wait for them, a little.
+export async function cameraReady(sel, wait = 5000) {
+  await cameraQueue;
+  for (const until = Date.now() + wait; cam.stream && !$(sel).videoWidth && Date.now() < until;) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
   if (!cam.stream || !$(sel).videoWidth) throw new Error(cam.problem || "The camera is not ready yet: wait a moment and try again.");
 }
 
-export function snapshot(sel) {
-  cameraReady(sel);
+export async function snapshot(sel) {
+  await cameraReady(sel);
   const v = $(sel);
   const c = document.createElement("canvas");
   c.width = v.videoWidth; c.height = v.videoHeight;

@@ -74,7 +74,7 @@ function recorderType() {
 
 async function toggleRecord() {
   if (recorder) { recorder.stop(); return; }
-  cameraReady("#preview");
+  await cameraReady("#preview");
   if (!window.MediaRecorder) throw new Error("This browser cannot record video: pick a video from your files instead.");
   const type = recorderType();
   const chunks = [];

@@ -4,7 +4,9 @@ import { $, api, clock, confirmed, el, guard, json, plain, say, state } from "./
 import { cam, cameraReady, syncCamera } from "./camera.js";
 import { updateControls } from "./capture.js";
 
-export const live = { pc: null, state: null, timer: null };  // pc: this page's WebRTC session while live
+// pc: this page's WebRTC session while live; seen: the server has reported it running (until then a
+// poll saying "not running" is the session starting, not ending).
+export const live = { pc: null, seen: false, state: null, timer: null };
 let secrets = null;  // the ingest key and WHIP token in full, once the user asked to see or copy them
 
 const PRESETS = {
@@ -18,6 +20,7 @@ export function forgetSecrets() { secrets = null; }
 // Ends this page's own stream (sign-out): the server stops the relay once the connection closes.
 export function dropLive() {
   if (live.pc) { live.pc.close(); live.pc = null; }
+  live.seen = false;
 }
 
 export function livePolling() {
@@ -88,7 +91,8 @@ export async function loadLive() {
   chip.hidden = !(ls.running && state.view === "camera");
   chip.className = "chip live";
   if (ls.running) chip.textContent = ls.status ? `● LIVE ${clock(ls.status.uptime_s || 0)} · ${Math.round(ls.status.fps_out)} fps` : "● Starting…";
-  if (!ls.running && live.pc) { dropLive(); if (ls.error) say(`Live stopped: ${ls.error}`); syncCamera(); }
+  if (live.pc && ls.running) live.seen = true;
+  if (live.pc && live.seen && !ls.running) { dropLive(); if (ls.error) say(`Live stopped: ${ls.error}`); syncCamera(); }
   // Each button only when it can work.
   $("#go-live").disabled = !(ls.destinations.length || ls.record) || ls.running;
   $("#stop-live").disabled = !ls.running;
@@ -113,11 +117,12 @@ async function copyText(text, what) {
 async function goLiveFromCamera() {
   if (live.pc) { await stopLive(); return; }
   await syncCamera();
-  cameraReady("#preview");
+  await cameraReady("#preview");
   if (!cam.audio) say("Going live without sound: the microphone is not available.");
   // WHIP: the camera (and microphone) to the server over WebRTC; the server relays them, redacted.
   const pc = new RTCPeerConnection();
   live.pc = pc;
+  live.seen = false;
   // Keep the picture's size when the machine is busy: lower the frame rate, not the resolution.
   cam.stream.getVideoTracks().forEach((t) => (t.contentHint = "detail"));
   cam.stream.getTracks().forEach((t) => pc.addTransceiver(t, { direction: "sendonly" }));
