@@ -3,7 +3,8 @@
 import numpy as np
 
 from bystander.live.encode import youtube_bitrate
-from bystander.live.schedule import Action, Budget, Scheduler, analysis_sizes
+from bystander.live.judging import look_ahead
+from bystander.live.schedule import Action, Budget, Pace, Scheduler, analysis_sizes
 from bystander.live.secret import mask, mask_url
 
 
@@ -96,3 +97,16 @@ def test_scheduler_skips_frames_only_when_the_smaller_copy_is_too_slow():
             s.detected(0.080 if s.analysis_size == 1280 else 0.045)
         actions.append(a)
     assert s.reduced and actions[-6:] == [Action.DETECT, Action.COAST] * 3
+
+
+def test_a_burst_is_due_at_the_streams_pace_and_a_late_frame_on_arrival():
+    pace = Pace()
+    # Five frames 33 ms apart on the stream's clock, all handed over at once (a server's buffered start).
+    assert [round(pace.due(10.0, 33 * i), 3) for i in range(5)] == [10.0, 10.033, 10.066, 10.099, 10.132]
+    assert pace.due(12.0, 165) == 12.0  # came later than the pace: due when it came
+    assert pace.due(12.0, 60_000) == 13.0  # a jump in the clock counts one second at most
+
+
+def test_the_look_ahead_leaves_one_frame_of_the_delay_for_encoding_and_sending():
+    assert look_ahead(0.5, 30) == 14
+    assert look_ahead(0.0, 30) == 0

@@ -18,12 +18,18 @@ import numpy as np
 from ..engine import Engine
 from ..engine.judge import Judge, Judged, Mode
 from ..engine.report import PrivacyReport
-from .schedule import Action, Budget, Scheduler, analysis_sizes
+from .schedule import Action, Budget, Pace, Scheduler, analysis_sizes
 from .stats import LiveStats
 
 log = logging.getLogger(__name__)
 
 SESSION_END = object()  # in the frame queue: the publisher left (None: the stream ended)
+
+
+def look_ahead(delay: float, rate) -> int:
+    """Frames the judge may read ahead so that a frame leaves ``delay`` seconds after it came:
+    judging, encoding and sending the frame take about one frame's time of it."""
+    return max(0, round(delay * float(rate)) - 1)
 
 
 @dataclass
@@ -54,6 +60,7 @@ class Judging:
         scheduler = Scheduler(self.budget, self.stride,
                               analysis_sizes(self.size[0], self.size[1], self.engine.config.analysis_size))
         judge = Judge(self.engine, window=self.window)
+        pace = Pace()
         modes = {Action.DETECT: Mode.DETECT, Action.COAST: Mode.SKIP, Action.BLANK: Mode.BLANK}
         while True:
             item = frames.get()
@@ -61,13 +68,14 @@ class Judging:
                 for judged in judge.flush():
                     self._judged(judged)
                 judge = Judge(self.engine, window=judge.window)
+                pace = Pace()
                 continue
             if item is None:
                 for judged in judge.flush():
                     self._judged(judged)
                 judged_out.put(None)
                 return
-            lag = time.monotonic() - item.arrival
+            lag = time.monotonic() - pace.due(item.arrival, item.pts)
             action = scheduler.choose(lag, frames.qsize())
             t0 = time.perf_counter()
             try:

@@ -31,7 +31,7 @@ from ..engine.report import PrivacyReport
 from .compress import Compressor
 from .destination import Chunk, Destination, Recording
 from .encode import AudioPath, LiveEncoder
-from .judging import SESSION_END, Frame, Judging
+from .judging import SESSION_END, Frame, Judging, look_ahead
 from .schedule import Budget
 from .source import DEFAULT_RATE, Audio, Ended, Session, Source, Video
 from .stats import LiveStats
@@ -54,6 +54,7 @@ class Relay:
     def __init__(self, engine: Engine, source: Source, options: RelayOptions,
                  on_status: Callable[[dict], None] | None = None):
         self.engine = engine
+        engine.warm_up()
         self.source = source
         self.options = options
         self.stats = LiveStats()
@@ -136,7 +137,7 @@ class Relay:
         self._size, self._rate, self._audio = (width, height), rate, audio
         budget = Budget(interval=float(1 / rate), max_delay=self.options.max_delay)
         self._judging = Judging(self.engine, budget, self.options.stride, (self._encoder.width, self._encoder.height),
-                                round(self.options.delay * float(rate)), self.stats, self.privacy)
+                                look_ahead(self.options.delay, rate), self.stats, self.privacy)
         self._compressor = Compressor(self.engine, self._encoder, self._fan_out, self.stats)
         for url in self.options.destinations:
             self.destinations.append(Destination(url, self._templates, self._request_keyframe,

@@ -50,6 +50,26 @@ class Budget:
     share: float = 0.95  # of a frame interval that detection may take on average
 
 
+class Pace:
+    """When each frame is due at the engine: when it arrived, or later where frames came faster
+    than the stream's own clock (the burst a server hands on at the start of a stream, a network
+    catching up). A burst is then judged at the stream's pace instead of being redacted whole for
+    having waited behind the frames that came with it; a frame that arrives late is due on arrival."""
+
+    MAX_STEP = 1.0  # seconds: a longer step between two frames' timestamps is a gap, not the pace
+
+    def __init__(self):
+        self._due: float | None = None
+        self._pts = 0
+
+    def due(self, arrival: float, pts_ms: int) -> float:
+        if self._due is not None:
+            step = min(max(0, pts_ms - self._pts) / 1000, self.MAX_STEP)
+            arrival = max(arrival, self._due + step)
+        self._due, self._pts = arrival, pts_ms
+        return arrival
+
+
 class Scheduler:
     def __init__(self, budget: Budget, stride: int | None = None, sizes: tuple[int | None, ...] = (None,)):
         """``sizes``: analysis sizes to choose from, best first (``analysis_sizes``)."""
