@@ -146,7 +146,7 @@ def test_audience_redacted_in_every_frame_and_performer_visible(main_run):
     assert "bystander_leak=0.0000" in summary, summary
     assert "longest_bystander_run=0" in summary, summary
     visible = float(summary.split("registered_visible=")[1].split("(")[0])
-    assert visible >= 0.5, summary
+    assert visible >= 0.93, summary  # 0.99 measured with --delay 0.5
 
 
 def test_stream_keys_never_reach_logs_or_status(main_run):
