@@ -174,13 +174,19 @@ class Destination:
                         continue
                     if not item.key:
                         continue
+                    # The keyframe goes first: FLV refuses any packet older than the first one
+                    # written, and the audio waiting here is newer (it does not wait for the judge).
                     offset = item.dts
+                    self._mux(container, vs, item, offset)
+                    if self._on_latency and item.arrival is not None:
+                        self._on_latency(time.monotonic() - item.arrival)
                     for a in early_audio:
-                        if a.dts >= offset:
+                        if aus is not None and a.dts >= offset:
                             self._mux(container, aus, a, offset)
                     early_audio.clear()
                     self.state, self.error = State.LIVE, None
                     log.info("%s: live", self.label)
+                    continue
                 if item.kind == "audio":
                     if aus is not None and item.dts >= offset:
                         self._mux(container, aus, item, offset)
