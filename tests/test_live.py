@@ -115,8 +115,10 @@ def test_audio_is_present_and_in_sync_with_video(main_run):
 
 
 def test_audience_redacted_in_every_frame_and_performer_visible(main_run):
-    """One whole loop of the recording, put back frame for frame on the clip's timeline, judged by
-    the shared scorer against the clip's ground truth."""
+    """The first and the last whole loop of the recording, each put back frame for frame on the clip's
+    timeline, judged by the shared scorer against the clip's ground truth. The first holds the
+    stream's start, where nobody may leak; the performer's visibility is held to the judge's target
+    on the last, once the judge has seen him (at the start his identity is still being confirmed)."""
     rec, src, loop_s = main_run["recordings"][0], main_run["src"], main_run["loop_s"]
     offset = _video_offset(rec, src, loop_s)
     n_clip = int(round(loop_s / float(FRAME)))
@@ -127,26 +129,27 @@ def test_audience_redacted_in_every_frame_and_performer_visible(main_run):
             loop, j = divmod(int(round(t / float(FRAME))), n_clip)
             by_loop.setdefault(loop, {})[j] = f.to_ndarray(format="bgr24")
     complete = [frames for frames in by_loop.values() if len(frames) == n_clip]
-    assert complete, "no whole loop of the clip in the recording"
-    aligned = main_run["tmp"] / "aligned.mp4"
+    assert len(complete) >= 2, "fewer than two whole loops of the clip in the recording"
     with av.open(str(HAMILTON)) as c:
         clip_pts = [(f.pts, f.time_base) for f in c.decode(video=0)]
-    with av.open(str(aligned), "w") as o:
-        s = o.add_stream("libx264", rate=Fraction(30000, 1001))
-        s.width, s.height, s.pix_fmt, s.options = 640, 360, "yuv420p", {"crf": "10", "preset": "veryfast"}
-        s.time_base = clip_pts[0][1]
-        for j in range(n_clip):
-            f = av.VideoFrame.from_ndarray(complete[0][j], format="bgr24")
-            f.pts, f.time_base = clip_pts[j]
-            o.mux(s.encode(f))
-        o.mux(s.encode(None))
-    result = score(HAMILTON, aligned)
-    measure(f"live: scorer on one recorded loop: {result['summary']}")
-    summary = result["summary"]
-    assert "bystander_leak=0.0000" in summary, summary
-    assert "longest_bystander_run=0" in summary, summary
-    visible = float(summary.split("registered_visible=")[1].split("(")[0])
-    assert visible >= 0.93, summary  # 0.99 measured with --delay 0.5
+    visible = {}
+    for name, frames in (("first", complete[0]), ("last", complete[-1])):
+        aligned = main_run["tmp"] / f"aligned-{name}.mp4"
+        with av.open(str(aligned), "w") as o:
+            s = o.add_stream("libx264", rate=Fraction(30000, 1001))
+            s.width, s.height, s.pix_fmt, s.options = 640, 360, "yuv420p", {"crf": "10", "preset": "veryfast"}
+            s.time_base = clip_pts[0][1]
+            for j in range(n_clip):
+                f = av.VideoFrame.from_ndarray(frames[j], format="bgr24")
+                f.pts, f.time_base = clip_pts[j]
+                o.mux(s.encode(f))
+            o.mux(s.encode(None))
+        summary = score(HAMILTON, aligned)["summary"]
+        measure(f"live: scorer on the {name} recorded loop: {summary}")
+        assert "bystander_leak=0.0000" in summary, summary
+        assert "longest_bystander_run=0" in summary, summary
+        visible[name] = float(summary.split("registered_visible=")[1].split("(")[0])
+    assert visible["last"] >= 0.93, visible  # 0.99 measured with --delay 0.5
 
 
 def test_stream_keys_never_reach_logs_or_status(main_run):
