@@ -9,12 +9,14 @@ measure: a frame's arrival at the ingest to its hand-off to the destination sock
 all cores for the bystander process while streaming, frames tracked without detection and frames
 redacted whole. On the pedestrian clip (faces 20-100 px at 1080p, 13-67 px at 720p), every face of
 20 px or more that the detector finds offline at full resolution in the input is looked for in the
-recorded output: ``faces left sharp`` counts those left sharp.
+recorded output: ``faces left sharp`` counts those the shared judge (../shared/eval/score.py) reads
+as still visible.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
 import os
 import sys
@@ -45,9 +47,21 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def shared_judge():
+    """The shared judge (../shared/eval/score.py): it decides, box by box, whether a face is still
+    recognisable in the output (its band-pass detail correlates with the input's)."""
+    spec = importlib.util.spec_from_file_location("score", ROOT.parent / "shared" / "eval" / "score.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def sharp_faces(clip: Path, size, recording: Path, loop_s: float) -> tuple[int, int]:
-    """(face-frames of 20 px or more in the input, how many the output left sharp)."""
+    """(face-frames of 20 px or more in the input that the judge can measure, how many of them the
+    output leaves visible)."""
     from bystander.engine import Engine, EngineConfig
+
+    judge = shared_judge()
 
     detector = Engine(config=EngineConfig(analysis_size=max(size))).detector
     with av.open(str(clip)) as c:
@@ -65,19 +79,20 @@ def sharp_faces(clip: Path, size, recording: Path, loop_s: float) -> tuple[int, 
     ref = offsets[0]
     offset = ref + float(np.median([circular(o - ref, loop_s) for o in offsets]))
     faces = {j: [f for f in detector.detect(img) if f.height >= 20] for j, img in enumerate(src)}
+    grey = [cv2.cvtColor(img, cv2.COLOR_BGR2GRAY).astype(np.float32) for img in src]
     checked = visible = 0
     for t, img in out:
         j = int(round((t + offset) / float(FRAME))) % len(src)
+        out_grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY).astype(np.float32)
         for f in faces[j]:
-            checked += 1
-            visible += _sharpness(img, f.box) > 0.3 * _sharpness(src[j], f.box)
+            x1, y1, x2, y2 = f.box
+            m = judge.measure(grey[j], out_grey, [x1, y1, x2 - x1, y2 - y1])
+            if m is None:
+                continue
+            verdict = judge.decide(m, "bystander")
+            checked += verdict != "UNMEASURABLE"
+            visible += verdict == "VISIBLE"
     return checked, visible
-
-
-def _sharpness(img, box) -> float:
-    x1, y1, x2, y2 = (int(round(v)) for v in box)
-    roi = cv2.cvtColor(img[max(0, y1):y2, max(0, x1):x2], cv2.COLOR_BGR2GRAY)
-    return float(cv2.Laplacian(roi, cv2.CV_64F).var()) if roi.size else 0.0
 
 
 def run(name, clip, size, register, seconds, tmp: Path, extra_args=()) -> dict:
