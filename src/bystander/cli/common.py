@@ -38,6 +38,18 @@ def refuse_overwrite(src: Path, dst: Path, force: bool) -> None:
         raise BystanderError(f"{dst}: this would overwrite the input; pass --force to allow it")
 
 
+def default_output(src: Path, dst: Path | None, force: bool) -> Path:
+    """The output given with -o, else NAME_redacted.EXT beside the input; an earlier run's output is
+    kept unless --force, since nobody named it in this command."""
+    if dst is not None:
+        return dst
+    named = src if src.name else src.resolve()  # "." names no folder until resolved
+    dst = named.with_name(f"{named.stem}_redacted{named.suffix}")
+    if dst.exists() and not force:
+        raise BystanderError(f"{dst}: already exists; pass -o to choose the output, or --force to overwrite it")
+    return dst
+
+
 def show_progress(args) -> bool:
     return not getattr(args, "quiet", False) and sys.stderr.isatty()
 

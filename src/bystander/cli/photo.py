@@ -10,7 +10,8 @@ from ..errors import BystanderError
 from ..media.atomic import atomic_output
 from ..media.redact_photo import redact_photo
 from ..media.image import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES
-from .common import add_ray_option, add_redaction_options, build_engine, refuse_overwrite, show_progress
+from .common import (add_ray_option, add_redaction_options, build_engine, default_output, refuse_overwrite,
+                     show_progress)
 
 HELP = """Redact every face in a photo (or every photo in a folder) except registered people.
 EXIF orientation is applied before detection. The output keeps the input's size and format,
@@ -20,8 +21,10 @@ and carries no metadata: EXIF (GPS position, camera, time) is stripped."""
 def add_parser(sub) -> None:
     p = sub.add_parser("photo", help="redact a photo or a folder of photos", description=HELP)
     p.add_argument("input", type=Path, help="an image file, or a folder of images")
-    p.add_argument("-o", "--output", type=Path, required=True, help="output file (or folder, for a folder input)")
-    p.add_argument("--force", action="store_true", help="allow the output to overwrite the input")
+    p.add_argument("-o", "--output", type=Path,
+                   help="output file (or folder, for a folder input); default: NAME_redacted.EXT beside the input")
+    p.add_argument("--force", action="store_true",
+                   help="allow the output to overwrite the input, or an existing NAME_redacted output")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
                    help="refuse images above this many pixels (default %(default)s)")
     add_ray_option(p, "spread a folder's photos over a Ray cluster")
@@ -37,9 +40,10 @@ def write_report(path: str | None, report) -> None:
 
 
 def run(args) -> int:
-    src, dst = args.input, args.output
+    src = args.input
     if not src.exists():
         raise BystanderError(f"{src}: no such file or folder")
+    dst = default_output(src, args.output, args.force)
     if src.is_dir():
         return _run_folder(args, src, dst)
     if args.ray:

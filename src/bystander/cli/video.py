@@ -8,7 +8,8 @@ from pathlib import Path
 from ..errors import BystanderError
 from ..media.redact_video import redact_video
 from ..media.video import X264_PRESETS
-from .common import add_ray_option, add_redaction_options, build_engine, refuse_overwrite, show_progress
+from .common import (add_ray_option, add_redaction_options, build_engine, default_output, refuse_overwrite,
+                     show_progress)
 
 HELP = """Redact every face in a video except registered people. The output has the input's frames,
 timestamps (variable frame rate included), duration and audio (copied, or AAC where the container needs
@@ -19,14 +20,16 @@ renamed at the end: an interrupted run leaves no partial output."""
 
 def add_parser(sub) -> None:
     p = sub.add_parser("video", help="redact a video file", description=HELP)
-    p.add_argument("input", type=Path)
-    p.add_argument("-o", "--output", type=Path, required=True)
+    p.add_argument("input", type=Path, help="a video file")
+    p.add_argument("-o", "--output", type=Path,
+                   help="output file; default: NAME_redacted.EXT beside the input")
     p.add_argument("--crf", type=int, default=20, help="x264 quality, lower is better (default %(default)s)")
     p.add_argument("--preset", default="veryfast", help="x264 speed preset (default %(default)s)")
     p.add_argument("--detect-every", type=int, default=1, choices=(1, 2, 3), metavar="N",
                    help="run the detector on every Nth frame, tracking in between; faces that appear "
                         "meanwhile are still covered by the look-ahead (default %(default)s)")
-    p.add_argument("--force", action="store_true", help="allow the output to overwrite the input")
+    p.add_argument("--force", action="store_true",
+                   help="allow the output to overwrite the input, or an existing NAME_redacted output")
     add_ray_option(p, "cut the video into segments redacted side by side on a Ray cluster")
     p.add_argument("--segment-seconds", type=float, default=None, metavar="S",
                    help="with --ray: target segment length, cut at the next keyframe (default 60)")
@@ -35,7 +38,8 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    src, dst = args.input, args.output
+    src = args.input
+    dst = default_output(src, args.output, args.force)
     refuse_overwrite(src, dst, args.force)
     if not 0 <= args.crf <= 51:
         raise BystanderError(f"--crf {args.crf}: must be between 0 and 51")

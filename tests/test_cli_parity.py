@@ -1,0 +1,49 @@
+"""The command-line habits users bring from deface: default output names, ``--home`` anywhere and
+created when missing, help for every option. Through the real command, on real media."""
+
+import shutil
+import subprocess
+
+import cv2
+
+from conftest import FR, run_cli, sharpness
+
+BIDEN_BOX = (434, 187, 711, 569)  # in biden.jpg, from the detector
+
+
+def test_photo_without_output_writes_name_redacted_beside_it_and_keeps_an_existing_one(media, home, tmp_path):
+    photo = tmp_path / "biden.jpg"
+    shutil.copy(FR / "biden.jpg", photo)
+    proc = run_cli("photo", photo, "--everyone", home=home, check=True)
+    out = tmp_path / "biden_redacted.jpg"
+    assert str(out) in proc.stdout
+    src, dst = cv2.imread(str(photo)), cv2.imread(str(out))
+    assert sharpness(dst, BIDEN_BOX) < 0.05 * sharpness(src, BIDEN_BOX)
+
+    out.write_bytes(b"an earlier result")
+    proc = run_cli("photo", photo, "--everyone", home=home)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and str(out) in lines[0] and "--force" in lines[0]
+    assert out.read_bytes() == b"an earlier result"
+
+
+def test_photo_folder_without_output_writes_folder_redacted(media, home, tmp_path):
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    shutil.copy(FR / "biden.jpg", folder / "biden.jpg")
+    run_cli("photo", folder, "--everyone", home=home, check=True)
+    assert (tmp_path / "shots_redacted" / "biden.jpg").is_file()
+
+
+def test_video_without_output_writes_name_redacted(media, home, tmp_path):
+    clip = tmp_path / "clip.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(FR / "short_hamilton_clip.mp4"), "-t", "0.5",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", str(clip)], check=True)
+    run_cli("video", clip, "--everyone", home=home, check=True)
+    out = tmp_path / "clip_redacted.mp4"
+    cap = cv2.VideoCapture(str(out))
+    ok, frame = cap.read()
+    cap.release()
+    assert ok and frame is not None
+    proc = run_cli("video", clip, "--everyone", home=home)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and "--force" in proc.stderr
