@@ -47,3 +47,20 @@ def test_video_without_output_writes_name_redacted(media, home, tmp_path):
     assert ok and frame is not None
     proc = run_cli("video", clip, "--everyone", home=home)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and "--force" in proc.stderr
+
+
+def test_home_is_created_when_missing_and_accepted_after_the_subcommand(media, tmp_path):
+    home = tmp_path / "new" / "home"
+    run_cli("faces", "add", "biden", FR / "biden.jpg", "--home", home, check=True)
+    assert (home / "registry.sqlite3").is_file()
+    proc = run_cli("faces", "list", "--json", "--home", home, check=True)
+    assert "biden" in proc.stdout
+    proc = run_cli("faces", "--home", home, "list", check=True)
+    assert "biden" in proc.stdout
+    # Given both before and after the subcommand, the one after wins, as in the command line's reading order.
+    proc = run_cli("faces", "list", "--home", tmp_path / "other", home=home, check=True)
+    assert "biden" not in proc.stdout and (tmp_path / "other").is_dir()
+    proc = run_cli("photo", FR / "biden.jpg", "--home", FR / "biden.jpg", "-o", tmp_path / "x.jpg")
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "not a folder" in lines[0]
+    assert not (tmp_path / "x.jpg").exists()

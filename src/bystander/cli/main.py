@@ -13,14 +13,29 @@ from ..errors import BystanderError
 from . import faces, live, photo, serve, video
 
 
+def _add_home_option(p: argparse.ArgumentParser, default) -> None:
+    p.add_argument("--home", metavar="DIR", default=default,
+                   help="where data lives, created when missing (default: $BYSTANDER_HOME, else "
+                        "$XDG_DATA_HOME/bystander)")
+
+
+class _CommandParser(argparse.ArgumentParser):
+    """A subcommand's parser: it takes the global options too, so that ``bystander photo --home DIR``
+    works as ``bystander --home DIR photo`` does. Nested subcommands (``faces add``) inherit the class."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # SUPPRESS: when not given after the subcommand, the value given before it is kept.
+        _add_home_option(self, argparse.SUPPRESS)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="bystander",
         description="Blur every face except the people you registered, in photos, videos and live streams.")
-    p.add_argument("--home", metavar="DIR",
-                   help="where data lives (default: $BYSTANDER_HOME, else $XDG_DATA_HOME/bystander)")
+    _add_home_option(p, None)
     p.add_argument("--version", action="version", version=f"bystander {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_CommandParser)
     faces.add_parser(sub)
     photo.add_parser(sub)
     video.add_parser(sub)

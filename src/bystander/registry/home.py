@@ -15,15 +15,15 @@ class Home:
 
     @classmethod
     def resolve(cls, explicit: str | None = None) -> "Home":
-        """An explicit folder (flag or environment) must exist; the default is created."""
+        """An explicit folder (flag or environment), else the XDG one; created when missing."""
         given = explicit or os.environ.get("BYSTANDER_HOME")
         if given:
             path = Path(given).expanduser()
-            if not path.is_dir():
-                raise BystanderError(f"home folder {path} does not exist (create it, or drop --home)")
-            return cls(path)
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-        path = base / "bystander"
+        else:
+            base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+            path = base / "bystander"
+        if path.exists() and not path.is_dir():
+            raise BystanderError(f"home folder {path}: not a folder")
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
