@@ -64,3 +64,30 @@ def test_home_is_created_when_missing_and_accepted_after_the_subcommand(media, t
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1 and "not a folder" in lines[0]
     assert not (tmp_path / "x.jpg").exists()
+
+
+def _undescribed(help_text: str) -> list[str]:
+    """The entries of argparse's help (at indent 2, or 4 for a subcommand) that have no description:
+    nothing after the invocation on their line, and no deeper-indented continuation below."""
+    lines = help_text.splitlines()
+    missing = []
+    for i, line in enumerate(lines):
+        indent = len(line) - len(line.lstrip(" "))
+        if indent not in (2, 4) or not line.strip():
+            continue
+        described = len(line.strip().split("  ", 1)) == 2
+        if not described and i + 1 < len(lines):
+            below = lines[i + 1]
+            described = bool(below.strip()) and len(below) - len(below.lstrip(" ")) > 4
+        if not described:
+            missing.append(line.strip())
+    return missing
+
+
+def test_every_option_of_every_command_has_help(tmp_path):
+    commands = [[], ["faces"], ["faces", "add"], ["faces", "list"], ["faces", "remove"],
+                ["photo"], ["video"], ["live"], ["serve"]]
+    for command in commands:
+        proc = run_cli(*command, "--help", check=True)
+        assert "--home DIR" in proc.stdout  # the global options are listed (and accepted) everywhere
+        assert _undescribed(proc.stdout) == [], (command, proc.stdout)

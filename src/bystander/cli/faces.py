@@ -14,17 +14,18 @@ from .common import open_registry
 
 def add_parser(sub) -> None:
     p = sub.add_parser("faces", help="manage registered people (their faces stay sharp)")
-    fs = p.add_subparsers(dest="faces_command", required=True, metavar="{add,list,remove}")
+    fs = p.add_subparsers(dest="faces_command", required=True, metavar="{add,list,remove}",
+                          help="what to do (bystander faces add --help for its options)")
     a = fs.add_parser("add", help="register a person from one or more photos (only embeddings are stored)")
-    a.add_argument("name")
-    a.add_argument("photos", nargs="+", type=Path)
+    a.add_argument("name", help="the person's name, as reports and `faces list` show it")
+    a.add_argument("photos", nargs="+", type=Path, help="photos of that person (shots are added to earlier ones)")
     a.add_argument("--largest", action="store_true", help="in a photo with several faces, take the biggest")
     a.set_defaults(func=add)
     ls = fs.add_parser("list", help="who is registered, and how many shots each")
-    ls.add_argument("--json", action="store_true")
+    ls.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     ls.set_defaults(func=list_people)
     rm = fs.add_parser("remove", help="forget a person (their embeddings are deleted)")
-    rm.add_argument("name")
+    rm.add_argument("name", help="the registered name to forget")
     rm.set_defaults(func=remove)
 
 

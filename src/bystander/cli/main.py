@@ -35,7 +35,8 @@ def parser() -> argparse.ArgumentParser:
         description="Blur every face except the people you registered, in photos, videos and live streams.")
     _add_home_option(p, None)
     p.add_argument("--version", action="version", version=f"bystander {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_CommandParser)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_CommandParser,
+                           help="what to do (bystander COMMAND --help for its options)")
     faces.add_parser(sub)
     photo.add_parser(sub)
     video.add_parser(sub)
