@@ -213,12 +213,15 @@ def circular(x: float, period: float) -> float:
 
 
 def video_offset(recording: Path, reference: list[np.ndarray], interval: float, loop_s: float,
-                 skip: int = 30) -> float:
+                 skip: int = 30, at: float = 0.0) -> float:
     """Seconds to add to a recording's timestamp to get the looped reference's (mod one loop), by
-    matching recorded frames (redacted faces and all) against the reference frames."""
+    matching recorded frames (redacted faces and all) against the reference frames; from ``at``
+    seconds into the recording."""
     ref = np.stack([small_grey(img) for img in reference])
     offsets = []
     with av.open(str(recording)) as c:
+        if at:
+            c.seek(int(at * 1_000_000))  # the keyframe before ``at``
         for k, f in enumerate(c.decode(video=0)):
             if k % 15 or k < skip:
                 continue
