@@ -6,9 +6,17 @@ import subprocess
 
 import cv2
 
-from conftest import FR, run_cli, sharpness
+from bystander.engine.redact import padded_box
+from conftest import FR, region_diff, run_cli, sharpness
 
 BIDEN_BOX = (434, 187, 711, 569)  # in biden.jpg, from the detector
+
+
+def _padded_corner(shape) -> tuple[int, int, int, int]:
+    """A patch at the top-left corner of the area redacted around Biden's face: inside the box
+    shape, outside the ellipse."""
+    x1, y1, _, _ = padded_box(BIDEN_BOX, shape)
+    return x1, y1, x1 + 12, y1 + 12
 
 
 def test_photo_without_output_writes_name_redacted_beside_it_and_keeps_an_existing_one(media, home, tmp_path):
@@ -19,6 +27,7 @@ def test_photo_without_output_writes_name_redacted_beside_it_and_keeps_an_existi
     assert str(out) in proc.stdout
     src, dst = cv2.imread(str(photo)), cv2.imread(str(out))
     assert sharpness(dst, BIDEN_BOX) < 0.05 * sharpness(src, BIDEN_BOX)
+    assert region_diff(src, dst, _padded_corner(src.shape)) < 3  # the default ellipse leaves it
 
     out.write_bytes(b"an earlier result")
     proc = run_cli("photo", photo, "--everyone", home=home)
@@ -27,12 +36,13 @@ def test_photo_without_output_writes_name_redacted_beside_it_and_keeps_an_existi
     assert out.read_bytes() == b"an earlier result"
 
 
-def test_photo_folder_without_output_writes_folder_redacted(media, home, tmp_path):
+def test_photo_folder_without_output_writes_folder_redacted_and_shape_box(media, home, tmp_path):
     folder = tmp_path / "shots"
     folder.mkdir()
     shutil.copy(FR / "biden.jpg", folder / "biden.jpg")
-    run_cli("photo", folder, "--everyone", home=home, check=True)
-    assert (tmp_path / "shots_redacted" / "biden.jpg").is_file()
+    run_cli("photo", folder, "--everyone", "--shape", "box", home=home, check=True)
+    src, dst = cv2.imread(str(FR / "biden.jpg")), cv2.imread(str(tmp_path / "shots_redacted" / "biden.jpg"))
+    assert region_diff(src, dst, _padded_corner(src.shape)) > 10  # the box shape redacts its corners too
 
 
 def test_video_without_output_writes_name_redacted(media, home, tmp_path):

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..engine import Engine, EngineConfig, Gallery, Style
+from ..engine.redact import SHAPES
 from ..errors import BystanderError
 from ..registry import Home, Registry
 
@@ -21,6 +22,7 @@ def build_engine(args, **overrides) -> Engine:
     config = EngineConfig(
         everyone=everyone,
         style=Style(getattr(args, "style", "blur")),
+        shape=getattr(args, "shape", EngineConfig.shape),
         detect_threshold=getattr(args, "detect_threshold", EngineConfig.detect_threshold),
         **overrides,
     )
@@ -57,6 +59,9 @@ def show_progress(args) -> bool:
 def add_style_options(p) -> None:
     p.add_argument("--style", choices=[s.value for s in Style], default="blur",
                    help="how faces are redacted (default: blur, strong and irreversible)")
+    p.add_argument("--shape", choices=SHAPES, default=EngineConfig.shape,
+                   help="the redacted area around each face: an ellipse, feathered at its edge, or the whole "
+                        "padded box (default %(default)s)")
     p.add_argument("--everyone", action="store_true", help="ignore the registry: redact every face")
 
 

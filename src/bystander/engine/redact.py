@@ -21,6 +21,9 @@ class Style(str, Enum):
     SOLID = "solid"
 
 
+# The redacted area's shapes (``redact_region``): a feathered ellipse, or the whole padded box.
+SHAPES = ("ellipse", "box")
+
 # Padding as fractions of the face box: most on top for the hairline and forehead, some below for the
 # chin, little at the sides (YuNet's box already spans cheek to cheek). With the ellipse's ``ELLIPSE``
 # this covers what identifies a face and far less background than a circumscribed ellipse
