@@ -19,6 +19,13 @@ def _padded_corner(shape) -> tuple[int, int, int, int]:
     return x1, y1, x1 + 12, y1 + 12
 
 
+def _beside(shape) -> tuple[int, int, int, int]:
+    """A patch well left of that area, halfway down the face: outside it, inside it twice as large."""
+    x1, y1, x2, y2 = padded_box(BIDEN_BOX, shape)
+    y = (y1 + y2) // 2
+    return x1 - 120, y - 6, x1 - 108, y + 6  # beyond the ellipse, which reaches past the box
+
+
 def test_photo_without_output_writes_name_redacted_beside_it_and_keeps_an_existing_one(media, home, tmp_path):
     photo = tmp_path / "biden.jpg"
     shutil.copy(FR / "biden.jpg", photo)
@@ -28,6 +35,7 @@ def test_photo_without_output_writes_name_redacted_beside_it_and_keeps_an_existi
     src, dst = cv2.imread(str(photo)), cv2.imread(str(out))
     assert sharpness(dst, BIDEN_BOX) < 0.05 * sharpness(src, BIDEN_BOX)
     assert region_diff(src, dst, _padded_corner(src.shape)) < 3  # the default ellipse leaves it
+    assert region_diff(src, dst, _beside(src.shape)) < 3
 
     out.write_bytes(b"an earlier result")
     proc = run_cli("photo", photo, "--everyone", home=home)
@@ -43,6 +51,19 @@ def test_photo_folder_without_output_writes_folder_redacted_and_shape_box(media,
     run_cli("photo", folder, "--everyone", "--shape", "box", home=home, check=True)
     src, dst = cv2.imread(str(FR / "biden.jpg")), cv2.imread(str(tmp_path / "shots_redacted" / "biden.jpg"))
     assert region_diff(src, dst, _padded_corner(src.shape)) > 10  # the box shape redacts its corners too
+
+
+def test_mask_scale_grows_the_redacted_area_and_bad_values_are_refused(media, home, tmp_path):
+    out = tmp_path / "out.png"
+    run_cli("photo", FR / "biden.jpg", "-o", out, "--everyone", "--mask-scale", "2", home=home, check=True)
+    src, dst = cv2.imread(str(FR / "biden.jpg")), cv2.imread(str(out))
+    assert region_diff(src, dst, _beside(src.shape)) > 10
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    proc = run_cli("photo", folder, "--mask-scale", "0.5", home=home)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "--mask-scale 0.5" in lines[0], proc.stderr
+    assert not (tmp_path / "shots_redacted").exists()
 
 
 def test_video_without_output_writes_name_redacted(media, home, tmp_path):

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..engine import Engine, EngineConfig, Gallery, Style
-from ..engine.redact import SHAPES
+from ..engine.redact import MASK_SCALE_RANGE, SHAPES
 from ..errors import BystanderError
 from ..registry import Home, Registry
 
@@ -19,10 +19,15 @@ def open_registry(args) -> Registry:
 def build_engine(args, **overrides) -> Engine:
     """The engine with the registry's current people (none under --everyone)."""
     everyone = getattr(args, "everyone", False)
+    mask_scale = getattr(args, "mask_scale", EngineConfig.mask_scale)
+    low, high = MASK_SCALE_RANGE
+    if not low <= mask_scale <= high:
+        raise BystanderError(f"--mask-scale {mask_scale}: must be between {low:g} and {high:g}")
     config = EngineConfig(
         everyone=everyone,
         style=Style(getattr(args, "style", "blur")),
         shape=getattr(args, "shape", EngineConfig.shape),
+        mask_scale=mask_scale,
         detect_threshold=getattr(args, "detect_threshold", EngineConfig.detect_threshold),
         **overrides,
     )
@@ -62,6 +67,9 @@ def add_style_options(p) -> None:
     p.add_argument("--shape", choices=SHAPES, default=EngineConfig.shape,
                    help="the redacted area around each face: an ellipse, feathered at its edge, or the whole "
                         "padded box (default %(default)s)")
+    p.add_argument("--mask-scale", type=float, default=EngineConfig.mask_scale, metavar="S",
+                   help="grow the redacted area around each face, already padded for hair and chin, S times "
+                        f"({MASK_SCALE_RANGE[0]:g} to {MASK_SCALE_RANGE[1]:g}; default %(default)s)")
     p.add_argument("--everyone", action="store_true", help="ignore the registry: redact every face")
 
 

@@ -63,10 +63,10 @@ def _run_folder(args, src: Path, dst: Path) -> int:
     files = sorted(p for p in src.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if dst.exists() and not dst.is_dir():
         raise BystanderError(f"{dst}: the input is a folder, so the output must be a folder too")
-    dst.mkdir(parents=True, exist_ok=True)
     if dst.resolve() == src.resolve() and not args.force:
         raise BystanderError(f"{dst}: this would overwrite the inputs; pass --force to allow it")
-    engine = build_engine(args)
+    engine = build_engine(args)  # before the folder is made: a bad option leaves nothing behind
+    dst.mkdir(parents=True, exist_ok=True)
     reports, failures = [], []
     bar = None
     if show_progress(args):

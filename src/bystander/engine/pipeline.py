@@ -34,6 +34,7 @@ class EngineConfig:
     everyone: bool = False  # ignore the registry: redact every face
     style: Style = Style.BLUR
     shape: str = "ellipse"
+    mask_scale: float = 1.0  # the redacted area around each face, times its padded box (redact.padded_box)
     threads: int = 2  # onnxruntime threads for detection: a 720p frame takes 15 ms on two, 25 on one
     # Detection threshold for frames larger than analysis_size, which the detector sees downscaled:
     # small faces lose score there. 1080p pedestrian clip, face-frames of 20 px or more that YuNet
@@ -174,7 +175,7 @@ class Engine:
                 x1, y1, x2, y2 = region
                 saved.append((region, frame[y1:y2, x1:x2].copy()))
         for box in [*boxes, *guesses]:
-            redact_region(frame, box, self.config.style, self.config.shape)
+            redact_region(frame, box, self.config.style, self.config.shape, self.config.mask_scale)
         for (x1, y1, x2, y2), pixels in saved:
             restore = np.ones((y2 - y1, x2 - x1), bool)
             for b in boxes:

@@ -36,17 +36,22 @@ ELLIPSE = 1.15
 # Blur/pixelate: cells of at least this fraction of the face's larger side, whatever the region's
 # size, so that no feature (an eye, the mouth) keeps a cell of its own.
 CELL = 0.4
+# ``scale`` (--mask-scale) grows the padded box around its centre; never shrinks it, since the padding
+# is what covers the hairline and chin.
+MASK_SCALE_RANGE = (1.0, 3.0)
 
 
-def padded_box(box, frame_shape) -> tuple[int, int, int, int]:
-    """The region a face's redaction covers, clipped to the frame."""
+def padded_box(box, frame_shape, scale: float = 1.0) -> tuple[int, int, int, int]:
+    """The region a face's redaction covers, ``scale`` times the padded box, clipped to the frame."""
     h, w = frame_shape[:2]
     x1, y1, x2, y2 = box
     bw, bh = x2 - x1, y2 - y1
-    px1 = int(np.floor(max(0, x1 - PAD_X * bw)))
-    py1 = int(np.floor(max(0, y1 - PAD_TOP * bh)))
-    px2 = int(np.ceil(min(w, x2 + PAD_X * bw)))
-    py2 = int(np.ceil(min(h, y2 + PAD_BOTTOM * bh)))
+    x1, y1, x2, y2 = x1 - PAD_X * bw, y1 - PAD_TOP * bh, x2 + PAD_X * bw, y2 + PAD_BOTTOM * bh
+    grow_x, grow_y = (scale - 1) / 2 * (x2 - x1), (scale - 1) / 2 * (y2 - y1)
+    px1 = int(np.floor(max(0, x1 - grow_x)))
+    py1 = int(np.floor(max(0, y1 - grow_y)))
+    px2 = int(np.ceil(min(w, x2 + grow_x)))
+    py2 = int(np.ceil(min(h, y2 + grow_y)))
     return px1, py1, px2, py2
 
 
@@ -87,9 +92,10 @@ def _ellipse_mask(h: int, w: int, centre: tuple[float, float], axes: tuple[float
     return mask if f == 1 else cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def redact_region(frame: np.ndarray, box, style: Style = Style.BLUR, shape: str = "ellipse") -> None:
+def redact_region(frame: np.ndarray, box, style: Style = Style.BLUR, shape: str = "ellipse",
+                  scale: float = 1.0) -> None:
     """Redact one face, in place. ``box`` is the detector's (x1, y1, x2, y2)."""
-    px1, py1, px2, py2 = padded_box(box, frame.shape)
+    px1, py1, px2, py2 = padded_box(box, frame.shape, scale)
     if px2 <= px1 or py2 <= py1:
         return
     cell = int(np.ceil(CELL * max(box[2] - box[0], box[3] - box[1])))
