@@ -191,16 +191,22 @@ def test_a_failing_job_leaves_no_output(ray_head, lin_home, tmp_path):
 
 
 def test_ctrl_c_cancels_the_segments(ray_head, lin_home, tmp_path):
-    out = tmp_path / "out.mp4"
-    cli = start_cli("video", HAMILTON, "-o", out, "--ray", ray_head.address, "--segment-seconds", 3, home=lin_home,
-                    env=ray_head.env)
+    # The clip four times over: long enough that the job is still running when Ctrl-C comes, even on
+    # an idle machine.
+    clip = tmp_path / "long.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-stream_loop", "3", "-i", str(HAMILTON), "-c", "copy", str(clip)],
+                   check=True)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    cli = start_cli("video", clip, "-o", out_dir / "out.mp4", "--ray", ray_head.address, "--segment-seconds", 3,
+                    home=lin_home, env=ray_head.env)
     session = ray_head.session
     wait_for_segment(cli, session)
     cli.send_signal(signal.SIGINT)
     _, stderr = cli.communicate(timeout=60)
     assert cli.returncode == 130, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
-    assert list(tmp_path.iterdir()) == []
+    assert list(out_dir.iterdir()) == []
     deadline = time.monotonic() + 10
     while segment_workers(session):  # cancelled: their workers stopped, not left to finish
         assert time.monotonic() < deadline, "segments still running after Ctrl-C"
