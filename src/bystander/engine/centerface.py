@@ -7,10 +7,9 @@ divisible by 32 and answers a stride-4 heatmap with box sizes, offsets and five 
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
-from .detect import nms
+from .detect import input_blob, nms
 from .face import Face
 from .models import CENTERFACE, CENTERFACE_INT8
 from .runtime import Runtime, load
@@ -34,14 +33,7 @@ class CenterFace:
 
     def detect(self, frame: np.ndarray, analysis_size: int | None = None) -> list[Face]:
         h, w = frame.shape[:2]
-        scale = min(1.0, (analysis_size or self.analysis_size) / max(h, w))
-        if scale < 1.0:
-            interp = cv2.INTER_LINEAR if scale >= 0.5 else cv2.INTER_AREA
-            frame = cv2.resize(frame, (round(w * scale), round(h * scale)), interpolation=interp)
-        sh, sw = frame.shape[:2]
-        ph, pw = -(-sh // 32) * 32, -(-sw // 32) * 32
-        blob = np.zeros((1, 3, ph, pw), np.float32)
-        blob[0, :, :sh, :sw] = frame[:, :, ::-1].transpose(2, 0, 1)
+        blob, scale = input_blob(frame, analysis_size or self.analysis_size, rgb=True)
         out = self._net.run(blob)
         heat, size, offset, marks = (out[k] for k in _OUTPUTS)
         rows, cols = np.nonzero(heat[0, 0] > self.threshold)

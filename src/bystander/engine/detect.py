@@ -50,6 +50,23 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
     return np.array(keep, dtype=np.int64)
 
 
+def input_blob(frame: np.ndarray, analysis_size: int, rgb: bool = False) -> tuple[np.ndarray, float]:
+    """The detector's input: ``frame`` downscaled so its longest side is at most ``analysis_size``,
+    zero-padded to multiples of 32, channels first (BGR, or RGB); and the scale applied."""
+    h, w = frame.shape[:2]
+    scale = min(1.0, analysis_size / max(h, w))
+    if scale < 1.0:
+        # Bilinear down to half size: INTER_AREA costs 5 ms more on 1080p to 1280 (non-integer
+        # ratio) and found no more faces (pedestrian clip: 27 of 1106 missed against 29).
+        interp = cv2.INTER_LINEAR if scale >= 0.5 else cv2.INTER_AREA
+        frame = cv2.resize(frame, (round(w * scale), round(h * scale)), interpolation=interp)
+    sh, sw = frame.shape[:2]
+    ph, pw = -(-sh // 32) * 32, -(-sw // 32) * 32
+    blob = np.zeros((1, 3, ph, pw), np.float32)
+    blob[0, :, :sh, :sw] = (frame[:, :, ::-1] if rgb else frame).transpose(2, 0, 1)
+    return blob, scale
+
+
 class YuNet:
     """YuNet 2023mar (OpenCV Zoo, MIT), int8 on OpenVINO or float on onnxruntime (``runtime``).
 
@@ -71,22 +88,8 @@ class YuNet:
         self.runtime = self._net.runtime
         self._priors: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
 
-    def _prepare(self, frame: np.ndarray, analysis_size: int) -> tuple[np.ndarray, float]:
-        h, w = frame.shape[:2]
-        scale = min(1.0, analysis_size / max(h, w))
-        if scale < 1.0:
-            # Bilinear down to half size: INTER_AREA costs 5 ms more on 1080p to 1280 (non-integer
-            # ratio) and found no more faces (pedestrian clip: 27 of 1106 missed against 29).
-            interp = cv2.INTER_LINEAR if scale >= 0.5 else cv2.INTER_AREA
-            frame = cv2.resize(frame, (round(w * scale), round(h * scale)), interpolation=interp)
-        sh, sw = frame.shape[:2]
-        ph, pw = -(-sh // 32) * 32, -(-sw // 32) * 32
-        blob = np.zeros((1, 3, ph, pw), np.float32)
-        blob[0, :, :sh, :sw] = frame.transpose(2, 0, 1)
-        return blob, scale
-
     def detect(self, frame: np.ndarray, analysis_size: int | None = None) -> list[Face]:
-        blob, scale = self._prepare(frame, analysis_size or self.analysis_size)
+        blob, scale = input_blob(frame, analysis_size or self.analysis_size)
         threshold = self.threshold
         if scale < 1.0 and self.downscaled_threshold is not None:
             threshold = min(threshold, self.downscaled_threshold)
