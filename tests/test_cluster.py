@@ -115,8 +115,11 @@ def segment_workers(session: int) -> list[int]:
 
 
 def start_cli(*args, home: Path, env: dict) -> subprocess.Popen:
+    # Python ignores SIGINT if its parent did (a suite run as a background job): the child gets the
+    # default back, as at a terminal.
     return subprocess.Popen([sys.executable, "-m", "bystander", "--home", str(home), *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **env})
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **env},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def wait_for_segment(cli: subprocess.Popen, session: int, timeout: float = 60) -> list[int]:
