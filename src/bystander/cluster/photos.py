@@ -10,7 +10,7 @@ from ..engine import Engine
 from ..media.atomic import atomic_output
 from .connect import Cluster
 from .task import PhotoDone, Snapshot, redact_photos
-from .tasks import cancel_all, remote, task_error
+from .tasks import cancel_all, completed, remote
 
 PHOTOS_PER_TASK = 16  # enough to outweigh a task's start, few enough to spread a folder over the workers
 PHOTO_RETRIES = 3
@@ -31,16 +31,12 @@ def redact_photos_on_ray(cluster: Cluster, engine: Engine, files: list[Path], ds
     with cancel_all(pending):
         snapshot = ray.put(Snapshot.of(engine))
         refs = [task.remote(snapshot, [str(f.resolve()) for f in batch], max_pixels) for batch in batches]
-        index = {ref: n for n, ref in enumerate(refs)}
-        pending += refs
-        while pending:
-            ready, pending[:] = ray.wait(pending, num_returns=1)
-            n = index[ready[0]]
-            try:
-                done: list[PhotoDone] = ray.get(ready[0])
-            except Exception as exc:
-                raise task_error(exc, f"{batches[n][0].parent}: photos {n * size + 1}-{n * size + len(batches[n])}") \
-                    from None
+
+        def subject(n: int) -> str:
+            return f"{batches[n][0].parent}: photos {n * size + 1}-{n * size + len(batches[n])}"
+
+        done: list[PhotoDone]
+        for n, done in completed(refs, pending, subject):
             for photo in done:
                 if photo.image is not None:
                     out = dst / photo.name

@@ -4,7 +4,7 @@ the pending tasks cancelled when the job stops early, a task's failure as one li
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from ..engine import ModelError
 from ..errors import BystanderError
@@ -31,6 +31,24 @@ def cancel_all(pending: list) -> Iterator[None]:
             with contextlib.suppress(Exception):
                 ray.cancel(ref, force=True)
         raise
+
+
+def completed(refs: list, pending: list, subject: Callable[[int], str]) -> Iterator[tuple[int, Any]]:
+    """Each task's result as it finishes, with its place in ``refs``. ``pending`` (the list
+    ``cancel_all`` watches) holds the tasks still running; a failure is raised as ``task_error``
+    about ``subject(place)``."""
+    import ray
+
+    index = {ref: n for n, ref in enumerate(refs)}
+    pending += refs
+    while pending:
+        ready, pending[:] = ray.wait(pending, num_returns=1)
+        n = index[ready[0]]
+        try:
+            result = ray.get(ready[0])
+        except Exception as exc:
+            raise task_error(exc, subject(n)) from None
+        yield n, result
 
 
 def task_error(exc: Exception, subject: str) -> Exception:

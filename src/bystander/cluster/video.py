@@ -19,7 +19,7 @@ from .connect import Cluster
 from .plan import DEFAULT_SEGMENT_SECONDS, plan_segments
 from .stitch import stitch
 from .task import SegmentDone, SegmentJob, Snapshot, redact_segment
-from .tasks import cancel_all, remote, task_error
+from .tasks import cancel_all, completed, remote
 
 # Ray retries a task whose worker died (killed, out of memory, its node lost) this many times.
 SEGMENT_RETRIES = 3
@@ -69,15 +69,8 @@ def redact_video_on_ray(cluster: Cluster, engine: Engine, src: Path, dst: Path, 
             jobs = [SegmentJob(str(src.resolve()), span, crf, preset, detect_every, report is not None)
                     for span in plan.spans]
             refs = [task.remote(snapshot, job) for job in jobs]
-            index = {ref: n for n, ref in enumerate(refs)}
-            pending += refs
-            while pending:
-                ready, pending[:] = ray.wait(pending, num_returns=1)
-                n = index[ready[0]]
-                try:
-                    segment: SegmentDone = ray.get(ready[0])
-                except Exception as exc:
-                    raise task_error(exc, f"{src}: segment {n + 1} of {len(refs)}") from None
+            segment: SegmentDone
+            for n, segment in completed(refs, pending, lambda n: f"{src}: segment {n + 1} of {len(refs)}"):
                 (folder / f"{n}.mp4").write_bytes(segment.video)
                 segment.video = b""  # on disk now: not held until the end
                 done[n] = segment
