@@ -1,10 +1,16 @@
-"""The command-line habits users bring from deface: default output names, ``--home`` anywhere and
-created when missing, help for every option. Through the real command, on real media."""
+"""The command-line habits users bring from deface: default output names, several inputs and folders,
+sticker styles, metadata kept on request, ``--home`` anywhere and created when missing, help for every
+option. Through the real command, on real media."""
 
+import json
 import shutil
+import struct
 import subprocess
 
+import av
 import cv2
+import numpy as np
+from PIL import Image
 
 from bystander.engine.redact import padded_box
 from conftest import FR, region_diff, run_cli, sharpness
@@ -122,3 +128,168 @@ def test_every_option_of_every_command_has_help(tmp_path):
         proc = run_cli(*command, "--help", check=True)
         assert "--home DIR" in proc.stdout  # the global options are listed (and accepted) everywhere
         assert _undescribed(proc.stdout) == [], (command, proc.stdout)
+
+
+def _clip(path, codec="libx264"):
+    """A third of a second of the Hamilton clip, from its first video frame (its audio starts earlier)."""
+    subprocess.run(["ffmpeg", "-v", "error", "-ss", "1", "-i", str(FR / "short_hamilton_clip.mp4"), "-t", "0.3",
+                    "-c:v", codec, "-c:a", "aac", str(path)], check=True)
+
+
+def _frames(path) -> int:
+    with av.open(str(path)) as c:
+        return sum(1 for _ in c.decode(video=0))
+
+
+def test_several_inputs_and_folders_with_and_without_recursion(media, home, tmp_path):
+    shots = tmp_path / "shots"
+    (shots / "sub").mkdir(parents=True)
+    shutil.copy(FR / "biden.jpg", shots / "biden.jpg")
+    shutil.copy(FR / "obama.jpg", shots / "sub" / "obama.jpg")
+    shutil.copy(FR / "two_people.jpg", tmp_path / "two.jpg")
+    (shots / "notes.txt").write_text("not a photo")
+    shutil.copy(FR / "biden.jpg", shots / ".hidden.jpg")
+    proc = run_cli("photo", shots, tmp_path / "two.jpg", "-r", "-o", tmp_path / "out", "--everyone", home=home,
+                   check=True)
+    assert "3 of 3 photo(s) done" in proc.stdout
+    out = tmp_path / "out"
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == \
+        ["shots/biden.jpg", "shots/sub/obama.jpg", "two.jpg"]
+    src, dst = cv2.imread(str(FR / "biden.jpg")), cv2.imread(str(out / "shots" / "biden.jpg"))
+    assert sharpness(dst, BIDEN_BOX) < 0.05 * sharpness(src, BIDEN_BOX)
+
+    # Without -r only the folder's own files; without -o each beside its input.
+    run_cli("photo", shots, tmp_path / "two.jpg", "--everyone", home=home, check=True)
+    assert [p.name for p in (tmp_path / "shots_redacted").rglob("*")] == ["biden.jpg"]
+    assert (tmp_path / "two_redacted.jpg").is_file()
+
+    # Two inputs with one output name: refused before anything is written.
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(FR / "obama.jpg", other / "biden.jpg")
+    proc = run_cli("photo", shots / "biden.jpg", other / "biden.jpg", "-o", tmp_path / "clash", "--everyone",
+                   home=home)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "would be written here" in lines[0], proc.stderr
+    assert not (tmp_path / "clash").exists()
+
+
+def test_videos_in_folders_each_with_its_report(media, home, tmp_path):
+    clips = tmp_path / "clips"
+    (clips / "sub").mkdir(parents=True)
+    _clip(clips / "a.mp4")
+    _clip(clips / "sub" / "b.avi", codec="mpeg4")
+    (clips / "still.jpg").write_bytes((FR / "biden.jpg").read_bytes())
+    proc = run_cli("video", clips, "-r", "--everyone", "--report", tmp_path / "reports", home=home, check=True)
+    assert "2 of 2 video(s) done" in proc.stdout, proc.stdout
+    out = tmp_path / "clips_redacted"
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == ["a.mp4", "sub/b.mp4"]
+    reports = tmp_path / "reports"
+    for src, dst, report in (("a.mp4", "a.mp4", "a.mp4.json"), ("sub/b.avi", "sub/b.mp4", "sub/b.avi.json")):
+        frames = _frames(clips / src)
+        assert frames >= 8 and _frames(out / dst) == frames
+        assert json.loads((reports / report).read_text())["summary"]["frames"] == frames
+
+
+def test_emoji_and_image_styles_cover_faces_and_a_bad_picture_is_refused(media, home, tmp_path):
+    src = cv2.imread(str(FR / "biden.jpg"))
+    x1, y1, x2, y2 = BIDEN_BOX
+    centre = ((x1 + x2) // 2 - 20, (y1 + y2) // 2 - 20, (x1 + x2) // 2 + 20, (y1 + y2) // 2 + 20)
+    emoji = tmp_path / "emoji.png"
+    run_cli("photo", FR / "biden.jpg", "-o", emoji, "--everyone", "--style", "emoji", home=home, check=True)
+    b, g, r = cv2.imread(str(emoji))[centre[1]:centre[3], centre[0]:centre[2]].reshape(-1, 3).mean(0)
+    assert r > 200 and g > 150 and b < 100  # the smiley's yellow (its eyes and mouth are higher and lower)
+
+    # A red square with its right half transparent: red on the left of the face, blur on the right.
+    sticker = np.zeros((100, 100, 4), np.uint8)
+    sticker[:, :50] = (0, 0, 255, 255)
+    cv2.imwrite(str(tmp_path / "sticker.png"), sticker)
+    out = tmp_path / "image.png"
+    run_cli("photo", FR / "biden.jpg", "-o", out, "--everyone", "--style", f"image:{tmp_path / 'sticker.png'}",
+            home=home, check=True)
+    dst = cv2.imread(str(out))
+    left = dst[y1 + 80:y2 - 80, x1 + 10:(x1 + x2) // 2 - 10].reshape(-1, 3).mean(0)
+    assert left[2] > 200 and left[0] < 40 and left[1] < 40
+    right = ((x1 + x2) // 2 + 10, y1, x2, y2)
+    assert sharpness(dst, right) < 0.05 * sharpness(src, right)
+
+    for style, words in ((f"image:{tmp_path / 'none.png'}", "no such file"), ("image:", "name the picture"),
+                         ("sticker", "must be blur")):
+        proc = run_cli("photo", FR / "biden.jpg", "-o", tmp_path / "bad.png", "--style", style, home=home)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1 and words in lines[0], proc.stderr
+    assert not (tmp_path / "bad.png").exists()
+
+
+def _exif_with_thumbnail(thumbnail: bytes, maker_note: bytes) -> bytes:
+    """An EXIF block as cameras write it: IFD0 (make, orientation 6: turned 90 degrees), the Exif
+    IFD with a maker note, GPS, and IFD1 holding a JPEG thumbnail."""
+    def ifd(entries, at, next_ifd=0):
+        data_at = at + 2 + 12 * len(entries) + 4
+        head, extra = struct.pack("<H", len(entries)), b""
+        for tag, kind, count, value in entries:
+            if len(value) <= 4:
+                head += struct.pack("<HHI", tag, kind, count) + value.ljust(4, b"\0")
+            else:
+                head += struct.pack("<HHII", tag, kind, count, data_at + len(extra))
+                extra += value + b"\0" * (len(value) % 2)
+        return head + struct.pack("<I", next_ifd) + extra
+
+    def layout(p_exif, p_gps, p_ifd1, p_thumb):
+        ifd0 = ifd([(0x010F, 2, 6, b"Canon\0"), (0x0112, 3, 1, struct.pack("<H", 6)),
+                    (0x8769, 4, 1, struct.pack("<I", p_exif)), (0x8825, 4, 1, struct.pack("<I", p_gps))], 8, p_ifd1)
+        exif = ifd([(0x927C, 7, len(maker_note), maker_note)], 8 + len(ifd0))
+        gps = ifd([(0x0001, 2, 2, b"N\0"), (0x0002, 5, 3, struct.pack("<6I", 48, 1, 51, 1, 30, 1))],
+                  8 + len(ifd0) + len(exif))
+        at1 = 8 + len(ifd0) + len(exif) + len(gps)
+        ifd1 = ifd([(0x0201, 4, 1, struct.pack("<I", p_thumb)), (0x0202, 4, 1, struct.pack("<I", len(thumbnail)))],
+                   at1)
+        return [ifd0, exif, gps, ifd1]
+
+    parts = layout(0, 0, 0, 0)
+    offsets = [8]
+    for part in parts[:-1]:
+        offsets.append(offsets[-1] + len(part))
+    thumb_at = offsets[-1] + len(parts[-1])
+    parts = layout(offsets[1], offsets[2], offsets[3], thumb_at)
+    return b"Exif\0\0" + b"II*\0" + struct.pack("<I", 8) + b"".join(parts) + thumbnail
+
+
+def test_keep_metadata_keeps_exif_and_video_tags_but_never_a_thumbnail(media, home, tmp_path):
+    face = cv2.imread(str(FR / "biden.jpg"))[187:569, 434:711]
+    thumbnail = cv2.imencode(".jpg", cv2.resize(face, (80, 110)))[1].tobytes()
+    maker_note = b"PREVIEW" + thumbnail
+    photo = tmp_path / "camera.jpg"
+    with Image.open(FR / "biden.jpg") as im:
+        im.save(photo, exif=_exif_with_thumbnail(thumbnail, maker_note))
+    with Image.open(photo) as im:  # the input as a camera wrote it: rotated by its EXIF
+        w, h = im.size
+        assert im.getexif()[0x0112] == 6 and im.getexif().get_ifd(0x8825)
+
+    plain, kept = tmp_path / "plain.jpg", tmp_path / "kept.jpg"
+    run_cli("photo", photo, "-o", plain, "--everyone", home=home, check=True)
+    run_cli("photo", photo, "-o", kept, "--everyone", "--keep-metadata", home=home, check=True)
+    with Image.open(plain) as im:
+        assert not im.getexif() and im.size == (h, w)
+    with Image.open(kept) as im:
+        exif = im.getexif()
+        assert im.size == (h, w) and exif.get(0x0112) in (None, 1)  # turned once, not twice by a viewer
+        assert exif[0x010F] == "Canon" and exif.get_ifd(0x8825)[1] == "N"
+    data = kept.read_bytes()
+    assert thumbnail not in data and b"PREVIEW" not in data
+
+    clip = tmp_path / "phone.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(FR / "short_hamilton_clip.mp4"), "-t", "0.3", "-c:v", "libx264",
+                    "-c:a", "aac", "-metadata", "location=+40.7590-073.9845/", "-metadata",
+                    "creation_time=2026-05-01T20:00:00Z", "-metadata", "title=Opening night", "-movflags",
+                    "use_metadata_tags", str(clip)], check=True)
+
+    def tags(path):
+        with av.open(str(path)) as c:
+            return dict(c.metadata)
+
+    run_cli("video", clip, "-o", tmp_path / "plain.mp4", "--everyone", home=home, check=True)
+    run_cli("video", clip, "-o", tmp_path / "kept.mp4", "--everyone", "--keep-metadata", home=home, check=True)
+    assert not {"location", "creation_time", "title"} & tags(tmp_path / "plain.mp4").keys()
+    assert {k: tags(tmp_path / "kept.mp4").get(k) for k in ("location", "creation_time", "title")} == \
+        {"location": "+40.7590-073.9845/", "creation_time": "2026-05-01T20:00:00Z", "title": "Opening night"}

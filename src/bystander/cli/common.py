@@ -6,9 +6,10 @@ import sys
 
 from pathlib import Path
 
-from ..engine import Engine, EngineConfig, Gallery, Style
+from ..engine import Engine, EngineConfig, Gallery, Sticker, Style
 from ..engine.redact import MASK_SCALE_RANGE, SHAPES
 from ..errors import BystanderError
+from ..media.image import read_sticker
 from ..registry import Home, Registry
 
 
@@ -23,9 +24,11 @@ def build_engine(args, **overrides) -> Engine:
     low, high = MASK_SCALE_RANGE
     if not low <= mask_scale <= high:
         raise BystanderError(f"--mask-scale {mask_scale}: must be between {low:g} and {high:g}")
+    style, sticker = parse_style(getattr(args, "style", "blur"))
     config = EngineConfig(
         everyone=everyone,
-        style=Style(getattr(args, "style", "blur")),
+        style=style,
+        sticker=sticker,
         shape=getattr(args, "shape", EngineConfig.shape),
         mask_scale=mask_scale,
         detect_threshold=getattr(args, "detect_threshold", EngineConfig.detect_threshold),
@@ -39,22 +42,22 @@ def build_engine(args, **overrides) -> Engine:
     return Engine(gallery, config)
 
 
-def refuse_overwrite(src: Path, dst: Path, force: bool) -> None:
-    """The input is never overwritten unless --force says so."""
-    if dst.exists() and src.exists() and dst.resolve() == src.resolve() and not force:
-        raise BystanderError(f"{dst}: this would overwrite the input; pass --force to allow it")
+STYLES = "blur, pixelate, solid, emoji or image:FILE"
 
 
-def default_output(src: Path, dst: Path | None, force: bool) -> Path:
-    """The output given with -o, else NAME_redacted.EXT beside the input; an earlier run's output is
-    kept unless --force, since nobody named it in this command."""
-    if dst is not None:
-        return dst
-    named = src if src.name else src.resolve()  # "." names no folder until resolved
-    dst = named.with_name(f"{named.stem}_redacted{named.suffix}")
-    if dst.exists() and not force:
-        raise BystanderError(f"{dst}: already exists; pass -o to choose the output, or --force to overwrite it")
-    return dst
+def parse_style(value: str) -> tuple[Style, Sticker | None]:
+    """``--style``: a style's name, or ``image:FILE`` for the user's own picture."""
+    kind, colon, path = value.partition(":")
+    if kind == Style.IMAGE.value and colon:
+        if not path:
+            raise BystanderError("--style image:FILE: name the picture after the colon")
+        try:
+            return Style.IMAGE, read_sticker(Path(path))
+        except BystanderError as exc:
+            raise BystanderError(f"--style image: {exc}") from None
+    if colon or kind not in {s.value for s in Style} or kind == Style.IMAGE.value:
+        raise BystanderError(f"--style {value}: must be {STYLES}")
+    return Style(kind), None
 
 
 def show_progress(args) -> bool:
@@ -62,8 +65,10 @@ def show_progress(args) -> bool:
 
 
 def add_style_options(p) -> None:
-    p.add_argument("--style", choices=[s.value for s in Style], default="blur",
-                   help="how faces are redacted (default: blur, strong and irreversible)")
+    p.add_argument("--style", default="blur", metavar="STYLE",
+                   help=f"how faces are redacted: {STYLES} (a picture of yours, transparency kept, over "
+                        "each face; whatever it leaves uncovered is blurred). Default: blur, strong and "
+                        "irreversible")
     p.add_argument("--shape", choices=SHAPES, default=EngineConfig.shape,
                    help="the redacted area around each face: an ellipse, feathered at its edge, or the whole "
                         "padded box (default %(default)s)")

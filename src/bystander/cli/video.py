@@ -1,46 +1,47 @@
-"""``bystander video``: redact a recorded video, audio and timing kept."""
+"""``bystander video``: redact recorded videos, audio and timing kept."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
 from ..errors import BystanderError
-from ..media.redact_video import redact_video
+from ..media.redact_video import CONTAINERS, VIDEO_SUFFIXES, redact_video
 from ..media.video import X264_PRESETS
-from .common import (add_ray_option, add_redaction_options, build_engine, default_output, refuse_overwrite,
-                     show_progress)
+from .common import add_ray_option, add_redaction_options, build_engine, show_progress
+from .inputs import Job, Plan, add_input_options, plan
 
-HELP = """Redact every face in a video except registered people. The output has the input's frames,
-timestamps (variable frame rate included), duration and audio (copied, or AAC where the container needs
-it); phone rotation is applied. H.264 video in MP4/MOV/MKV. Faces are tracked, held through missed
-detections and redacted a few frames before they are first detected. Written to a temporary file and
-renamed at the end: an interrupted run leaves no partial output."""
+HELP = """Redact every face in videos except registered people: files, folders of them (-r for their
+subfolders too), or both. The output has the input's frames, timestamps (variable frame rate included),
+duration and audio (copied, or AAC where the container needs it); phone rotation is applied. H.264 video
+in MP4/MOV/MKV (other inputs are written as MP4). Faces are tracked, held through missed detections and
+redacted a few frames before they are first detected. Each output is written to a temporary file and
+renamed at the end: an interrupted run leaves no partial output. The input's metadata (time, place,
+camera) is left out unless --keep-metadata."""
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("video", help="redact a video file", description=HELP)
-    p.add_argument("input", type=Path, help="a video file")
-    p.add_argument("-o", "--output", type=Path,
-                   help="output file; default: NAME_redacted.EXT beside the input")
+    p = sub.add_parser("video", help="redact videos, or folders of videos", description=HELP)
+    add_input_options(p, "a video file", "video")
     p.add_argument("--crf", type=int, default=20, help="x264 quality, lower is better (default %(default)s)")
     p.add_argument("--preset", default="veryfast", help="x264 speed preset (default %(default)s)")
     p.add_argument("--detect-every", type=int, default=1, choices=(1, 2, 3), metavar="N",
                    help="run the detector on every Nth frame, tracking in between; faces that appear "
                         "meanwhile are still covered by the look-ahead (default %(default)s)")
-    p.add_argument("--force", action="store_true",
-                   help="allow the output to overwrite the input, or an existing NAME_redacted output")
-    add_ray_option(p, "cut the video into segments redacted side by side on a Ray cluster")
+    add_ray_option(p, "cut each video into segments redacted side by side on a Ray cluster")
     p.add_argument("--segment-seconds", type=float, default=None, metavar="S",
                    help="with --ray: target segment length, cut at the next keyframe (default 60)")
     add_redaction_options(p)
     p.set_defaults(func=run)
 
 
+def _writable(src: Path) -> str | None:
+    """The output's suffix: the input's where it can be written, else MP4."""
+    return None if src.suffix.lower() in CONTAINERS else ".mp4"
+
+
 def run(args) -> int:
-    src = args.input
-    dst = default_output(src, args.output, args.force)
-    refuse_overwrite(src, dst, args.force)
     if not 0 <= args.crf <= 51:
         raise BystanderError(f"--crf {args.crf}: must be between 0 and 51")
     if args.preset not in X264_PRESETS:
@@ -49,36 +50,77 @@ def run(args) -> int:
         raise BystanderError("--segment-seconds: only with --ray")
     if args.segment_seconds is not None and not args.segment_seconds > 0:
         raise BystanderError(f"--segment-seconds {args.segment_seconds}: must be more than 0")
+    work = plan(args.inputs, args.output, VIDEO_SUFFIXES, recursive=args.recursive, force=args.force,
+                out_suffix=_writable)
     engine = build_engine(args)
+    reports = _reports(args.report, work)
+    for folder in work.folders:
+        folder.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        cluster = None
+        if args.ray and work.jobs:
+            from ..cluster.connect import ray_cluster
+            cluster = stack.enter_context(ray_cluster(args.ray))
+        failed, damaged = 0, 0
+        for job, report in zip(work.jobs, reports):
+            try:
+                result = _redact(args, engine, cluster, job, report)
+            except BystanderError as exc:
+                if work.single:
+                    raise
+                print(f"bystander: failed: {exc}", file=sys.stderr)
+                failed += 1
+                continue
+            damaged += bool(result.damage)
+    if not work.single:
+        print(f"{', '.join(map(str, work.roots))}: {len(work.jobs) - failed} of {len(work.jobs)} video(s) done")
+    return 1 if failed or damaged else 0
+
+
+def _reports(report: str | None, work: Plan) -> list[Path | None]:
+    """Each video's --report: the file named, for one video; for several, NAME.json for each in
+    the folder named."""
+    if not report:
+        return [None] * len(work.jobs)
+    if work.single:
+        return [Path(report)]
+    folder = Path(report)
+    if folder.exists() and not folder.is_dir():
+        raise BystanderError(f"--report {report}: with several videos, name a folder for their reports")
+    paths = [folder / job.name.with_name(job.name.name + ".json") for job in work.jobs]
+    for path in paths:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return paths
+
+
+def _redact(args, engine, cluster, job: Job, report: Path | None):
     bar = None
     if show_progress(args):
         from tqdm import tqdm
-        bar = tqdm(unit="frame", file=sys.stderr, dynamic_ncols=True)
+        bar = tqdm(unit="frame", file=sys.stderr, dynamic_ncols=True, desc=job.name.name)
 
     def progress(done: int, total: int | None) -> None:
         if bar.total is None and total:
             bar.total = total
         bar.update(done - bar.n)
 
-    options = dict(crf=args.crf, preset=args.preset, detect_every=args.detect_every,
-                   report=Path(args.report) if args.report else None, progress=progress if bar is not None else None)
+    options = dict(crf=args.crf, preset=args.preset, detect_every=args.detect_every, report=report,
+                   progress=progress if bar is not None else None, keep_metadata=args.keep_metadata)
     try:
-        if args.ray:
-            from ..cluster.connect import ray_cluster
+        if cluster is not None:
             from ..cluster.plan import DEFAULT_SEGMENT_SECONDS
             from ..cluster.video import redact_video_on_ray
 
-            with ray_cluster(args.ray) as cluster:
-                on_ray = redact_video_on_ray(cluster, engine, src, dst, **options,
-                                             segment_seconds=args.segment_seconds or DEFAULT_SEGMENT_SECONDS)
+            on_ray = redact_video_on_ray(cluster, engine, job.src, job.dst, **options,
+                                         segment_seconds=args.segment_seconds or DEFAULT_SEGMENT_SECONDS)
             result, summary = on_ray.result, on_ray.summary()
         else:
-            result = redact_video(engine, src, dst, **options)
+            result = redact_video(engine, job.src, job.dst, **options)
             summary = result.summary()
     finally:
         if bar is not None:
             bar.close()
-    print(f"{dst}: {summary}")
+    print(f"{job.dst}: {summary}")
     for d in result.damage:
-        print(f"bystander: warning: {src}: {d}", file=sys.stderr)
-    return 1 if result.damage else 0
+        print(f"bystander: warning: {job.src}: {d}", file=sys.stderr)
+    return result

@@ -1,4 +1,4 @@
-"""A folder of photos fanned out over a Ray cluster: batches of files, one task each."""
+"""Photos fanned out over a Ray cluster: batches of files, one task each."""
 
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ PHOTOS_PER_TASK = 16  # enough to outweigh a task's start, few enough to spread 
 PHOTO_RETRIES = 3
 
 
-def redact_photos_on_ray(cluster: Cluster, engine: Engine, files: list[Path], dst: Path, max_pixels: int,
-                         progress: Callable[[int], None] | None = None) -> list[dict]:
-    """Each of ``files`` redacted on ``cluster`` and written into the folder ``dst`` (each file
-    atomically, as it comes back); the reports in the order of ``files``, a failed photo's with
-    its ``error``."""
+def redact_photos_on_ray(cluster: Cluster, engine: Engine, files: list[tuple[Path, Path]], max_pixels: int,
+                         keep_metadata: bool = False, progress: Callable[[int], None] | None = None) -> list[dict]:
+    """Each of ``files`` (input, output) redacted on ``cluster`` and written to its output (each
+    atomically, as it comes back); the reports in the order of ``files``, a failed photo's with its
+    ``error``."""
     import ray
 
     size = max(1, min(PHOTOS_PER_TASK, math.ceil(len(files) / max(1, cluster.cpus))))
@@ -30,16 +30,16 @@ def redact_photos_on_ray(cluster: Cluster, engine: Engine, files: list[Path], ds
     pending: list = []
     with cancel_all(pending):
         snapshot = ray.put(Snapshot.of(engine))
-        refs = [task.remote(snapshot, [str(f.resolve()) for f in batch], max_pixels) for batch in batches]
+        refs = [task.remote(snapshot, [str(src.resolve()) for src, _ in batch], max_pixels, keep_metadata)
+                for batch in batches]
 
         def subject(n: int) -> str:
-            return f"{batches[n][0].parent}: photos {n * size + 1}-{n * size + len(batches[n])}"
+            return f"{batches[n][0][0].parent}: photos {n * size + 1}-{n * size + len(batches[n])}"
 
         done: list[PhotoDone]
         for n, done in completed(refs, pending, subject):
-            for photo in done:
+            for photo, (_, out) in zip(done, batches[n]):
                 if photo.image is not None:
-                    out = dst / photo.name
                     with atomic_output(out) as tmp:
                         tmp.write_bytes(photo.image)
                     photo.report["output"] = str(out)

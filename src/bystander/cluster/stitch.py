@@ -18,19 +18,22 @@ from typing import Iterator
 import av
 
 from ..errors import BystanderError
-from ..media.video import AudioOut, open_input
+from ..media.video import AudioOut, file_metadata, open_input, write_metadata
 
 
-def stitch(segments: list[tuple[Path, int]], src: Path, dst: Path, container_format: str) -> int:
+def stitch(segments: list[tuple[Path, int]], src: Path, dst: Path, container_format: str,
+           keep_metadata: bool = False) -> int:
     """Write ``dst`` from the video of ``segments`` (in order, each with the timestamp of its first
-    frame) and the audio of ``src``; returns the number of video frames written."""
+    frame) and the audio (and with ``keep_metadata`` the tags) of ``src``; returns the number of
+    video frames written."""
     try:
-        return _stitch(segments, src, dst, container_format)
+        return _stitch(segments, src, dst, container_format, keep_metadata)
     except av.error.FFmpegError as exc:  # closing writes the index: a full disk shows up here too
         raise BystanderError(f"{dst}: cannot write the output ({exc.strerror or exc})") from None
 
 
-def _stitch(segments: list[tuple[Path, int]], src: Path, dst: Path, container_format: str) -> int:
+def _stitch(segments: list[tuple[Path, int]], src: Path, dst: Path, container_format: str,
+            keep_metadata: bool) -> int:
     with contextlib.ExitStack() as stack:
         parts = [stack.enter_context(av.open(str(p), mode="r")) for p, _ in segments]
         first = parts[0].streams.video[0]
@@ -40,6 +43,7 @@ def _stitch(segments: list[tuple[Path, int]], src: Path, dst: Path, container_fo
         source = stack.enter_context(open_input(src))
         audio_in = source.streams.audio[0] if source.streams.audio else None
         out = stack.enter_context(av.open(str(dst), mode="w", format=container_format))
+        out.options.update(write_metadata(out, file_metadata(source) if keep_metadata else None, container_format))
         video = out.add_stream_from_template(first)
         video.time_base = first.time_base
         audio = AudioOut(out, audio_in) if audio_in is not None else None

@@ -51,7 +51,6 @@ class SegmentDone:
 
 @dataclass
 class PhotoDone:
-    name: str
     image: bytes | None
     report: dict
 
@@ -81,17 +80,18 @@ def redact_segment(snapshot: Snapshot, job: SegmentJob) -> SegmentDone:
         return SegmentDone(out.read_bytes(), result, frames)
 
 
-def redact_photos(snapshot: Snapshot, files: list[str], max_pixels: int) -> list[PhotoDone]:
+def redact_photos(snapshot: Snapshot, files: list[str], max_pixels: int, keep_metadata: bool) -> list[PhotoDone]:
+    """Each of ``files`` redacted, in their order (two may share a name: from two folders)."""
     engine = engine_for(snapshot)
     done = []
     with tempfile.TemporaryDirectory(prefix="bystander-photos-") as folder:
-        for f in map(Path, files):
-            out = Path(folder) / f.name
+        for n, f in enumerate(map(Path, files)):
+            out = Path(folder) / f"{n}{f.suffix}"
             try:
-                report = redact_photo(engine, f, out, max_pixels)
+                report = redact_photo(engine, f, out, max_pixels, keep_metadata)
             except BystanderError as exc:
-                done.append(PhotoDone(f.name, None, {"input": str(f), "error": str(exc)}))
+                done.append(PhotoDone(None, {"input": str(f), "error": str(exc)}))
                 continue
-            done.append(PhotoDone(f.name, out.read_bytes(), report))
+            done.append(PhotoDone(out.read_bytes(), report))
             out.unlink()
     return done

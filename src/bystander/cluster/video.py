@@ -41,7 +41,8 @@ class ClusterVideoResult:
 def redact_video_on_ray(cluster: Cluster, engine: Engine, src: Path, dst: Path, *,
                         segment_seconds: float = DEFAULT_SEGMENT_SECONDS, crf: int = 20, preset: str = "veryfast",
                         detect_every: int = 1, report: Path | None = None,
-                        progress: Callable[[int, int | None], None] | None = None) -> ClusterVideoResult:
+                        progress: Callable[[int, int | None], None] | None = None,
+                        keep_metadata: bool = False) -> ClusterVideoResult:
     """Like ``redact_video``, on ``cluster``. Atomic the same way: a failed or interrupted job
     leaves ``dst`` and ``report`` as they were, and its tasks are cancelled."""
     src, dst = Path(src), Path(dst)
@@ -82,7 +83,8 @@ def redact_video_on_ray(cluster: Cluster, engine: Engine, src: Path, dst: Path, 
             result.damage += segment.result.damage
             result.privacy.merge(segment.result.privacy, n)
         stitching = time.perf_counter()
-        written = stitch([(folder / f"{n}.mp4", span.start) for n, span in enumerate(plan.spans)], src, tmp, fmt)
+        written = stitch([(folder / f"{n}.mp4", span.start) for n, span in enumerate(plan.spans)], src, tmp, fmt,
+                         keep_metadata)
         stitched = time.perf_counter()
         if written != result.frames:
             raise BystanderError(f"{dst}: {written} frames joined of the {result.frames} redacted")

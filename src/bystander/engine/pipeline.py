@@ -19,7 +19,7 @@ from .runtime import Runtime
 from .face import Decision, Face, Match, Reason
 from .match import DEFAULT_THRESHOLD, MIN_RECOGNISABLE, MIN_RECOGNITION_SCORE, Gallery
 from .recognise import SFace
-from .redact import Style, redact_frame, redact_region
+from .redact import Sticker, Style, redact_frame, redact_region
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class EngineConfig:
     min_recognition_score: float = MIN_RECOGNITION_SCORE
     everyone: bool = False  # ignore the registry: redact every face
     style: Style = Style.BLUR
+    sticker: Sticker | None = None  # the picture of Style.IMAGE
     shape: str = "ellipse"
     mask_scale: float = 1.0  # the redacted area around each face, times its padded box (redact.padded_box)
     threads: int = 2  # onnxruntime threads for detection: a 720p frame takes 15 ms on two, 25 on one
@@ -76,6 +77,10 @@ class EngineConfig:
     recheck_unknown: int = 3
     recheck_unknown_max: int = 15
     reverify_every: int = 5  # frames between recognitions of a confirmed face
+
+    def __post_init__(self) -> None:
+        if self.style is Style.IMAGE and self.sticker is None:
+            raise ValueError("Style.IMAGE needs its sticker")
 
 
 class Engine:
@@ -175,7 +180,8 @@ class Engine:
                 x1, y1, x2, y2 = region
                 saved.append((region, frame[y1:y2, x1:x2].copy()))
         for box in [*boxes, *guesses]:
-            redact_region(frame, box, self.config.style, self.config.shape, self.config.mask_scale)
+            redact_region(frame, box, self.config.style, self.config.shape, self.config.mask_scale,
+                          self.config.sticker)
         for (x1, y1, x2, y2), pixels in saved:
             restore = np.ones((y2 - y1, x2 - x1), bool)
             for b in boxes:

@@ -2,9 +2,9 @@
 
 Decoding goes through Pillow so that EXIF orientation, palettes, alpha and
 greyscale are handled the same way for every format; the engine always sees a
-3-channel BGR array. Output carries no EXIF (so no GPS, camera or time data),
-keeps the input's size and, where the format has them, its alpha channel and
-greyscale mode.
+3-channel BGR array. Output carries no EXIF (so no GPS, camera or time data)
+unless asked to keep it, keeps the input's size and, where the format has them,
+its alpha channel and greyscale mode.
 """
 
 from __future__ import annotations
@@ -16,14 +16,18 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
+from ..engine import Sticker
 from ..errors import BystanderError, InputError
 from .atomic import atomic_output
 from .input_file import require_file
 
 DEFAULT_MAX_PIXELS = 100_000_000  # 100 MP: above any phone camera, below what would exhaust memory
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+# A sticker is scaled down to this longest side when read: faces are rarely larger, and every face
+# of every frame scales it again.
+STICKER_SIZE = 512
 
 
 @dataclass
@@ -35,6 +39,7 @@ class Photo:
     icc_profile: bytes | None
     grey16: np.ndarray | None = None  # HxW uint16, the input's own pixels if it was 16-bit greyscale
     frames: int = 1  # frames or pages in the file; only the first is read
+    exif: bytes | None = None  # what --keep-metadata keeps (``_kept_exif``)
 
 
 def read_photo(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
@@ -54,9 +59,10 @@ def read_photo(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
                 icc = im.info.get("icc_profile")
                 frames = getattr(im, "n_frames", 1)
                 im.load()
+                exif = _kept_exif(im)
                 im = ImageOps.exif_transpose(im)
                 photo = _to_photo(im, fmt, icc)
-                photo.frames = frames
+                photo.frames, photo.exif = frames, exif
                 return photo
     except InputError:
         raise
@@ -68,6 +74,21 @@ def read_photo(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
         raise InputError(f"{path}: corrupt or truncated image ({exc})") from None
     except MemoryError:
         raise InputError(f"{path}: image too large to decode in memory") from None
+
+
+def _kept_exif(im: Image.Image) -> bytes | None:
+    """The input's EXIF, written anew: without the orientation (applied to the pixels), the
+    embedded thumbnail and the maker note, since either can hold an unredacted copy of the photo."""
+    try:
+        if not im.getexif():
+            return None
+        exif = Image.Exif()  # a copy: the image's own still tells exif_transpose how to turn it
+        exif.load(im.getexif().tobytes())
+        exif.pop(ExifTags.Base.Orientation, None)
+        exif.get_ifd(ExifTags.IFD.Exif).pop(ExifTags.Base.MakerNote, None)
+        return exif.tobytes()
+    except Exception:  # a damaged EXIF block is dropped like any other
+        return None
 
 
 def _to_photo(im: Image.Image, fmt: str, icc: bytes | None) -> Photo:
@@ -108,8 +129,13 @@ def output_format(path: Path, fallback: str) -> str:
     return fmt or fallback
 
 
-def write_photo(path: Path, photo: Photo, bgr: np.ndarray, quality: int = 95) -> None:
-    """Write ``bgr`` (with the input's alpha and mode) to ``path`` atomically, without metadata."""
+# Output formats that carry EXIF.
+EXIF_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF")
+
+
+def write_photo(path: Path, photo: Photo, bgr: np.ndarray, quality: int = 95, keep_metadata: bool = False) -> None:
+    """Write ``bgr`` (with the input's alpha and mode) to ``path`` atomically; without metadata
+    unless ``keep_metadata`` (then with the input's EXIF, as ``_kept_exif`` leaves it)."""
     fmt = output_format(path, photo.format)
     if photo.grey16 is not None and fmt in ("PNG", "TIFF") and photo.alpha is None:
         grey = partial(cv2.cvtColor, code=cv2.COLOR_BGR2GRAY)
@@ -126,8 +152,23 @@ def write_photo(path: Path, photo: Photo, bgr: np.ndarray, quality: int = 95) ->
         params["quality"] = quality
     if photo.icc_profile and fmt in ("JPEG", "PNG", "WEBP", "TIFF"):
         params["icc_profile"] = photo.icc_profile
+    if keep_metadata and photo.exif and fmt in EXIF_FORMATS:
+        params["exif"] = photo.exif
     with atomic_output(Path(path)) as tmp:
         try:
             im.save(tmp, format=fmt, **params)
         except OSError as exc:
             raise BystanderError(f"{path}: cannot write the output ({exc})") from exc
+
+
+def read_sticker(path: Path) -> Sticker:
+    """The picture for ``--style image:FILE``, its transparency kept."""
+    photo = read_photo(path, max_pixels=50_000_000)
+    bgra = cv2.cvtColor(photo.bgr, cv2.COLOR_BGR2BGRA)
+    if photo.alpha is not None:
+        bgra[..., 3] = photo.alpha
+    h, w = bgra.shape[:2]
+    k = STICKER_SIZE / max(h, w)
+    if k < 1:
+        bgra = cv2.resize(bgra, (max(1, round(w * k)), max(1, round(h * k))), interpolation=cv2.INTER_AREA)
+    return Sticker(bgra)

@@ -1,4 +1,4 @@
-"""Redacting one photo: read (orientation applied), analyse, redact, write without metadata."""
+"""Redacting one photo: read (orientation applied), analyse, redact, write (without metadata unless kept)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from ..engine import Engine
 from .image import read_photo, write_photo
 
 
-def redact_photo(engine: Engine, src: Path, dst: Path, max_pixels: int) -> dict:
+def redact_photo(engine: Engine, src: Path, dst: Path, max_pixels: int, keep_metadata: bool = False) -> dict:
     photo = read_photo(src, max_pixels)
     decisions = engine.analyse_photo(photo.bgr)
     out = engine.redact_decisions(photo.bgr.copy(), decisions)
-    write_photo(dst, photo, out)
+    write_photo(dst, photo, out, keep_metadata=keep_metadata)
     report = {
         "input": str(src), "output": str(dst),
         "width": int(photo.bgr.shape[1]), "height": int(photo.bgr.shape[0]),

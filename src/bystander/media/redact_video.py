@@ -16,9 +16,10 @@ from ..engine.judge import Judge, Judged
 from ..engine.report import PrivacyReport
 from ..errors import BystanderError
 from .atomic import atomic_output
-from .video import BackgroundWriter, Damage, VideoReader, VideoWriter, open_input
+from .video import BackgroundWriter, Damage, VideoReader, VideoWriter, file_metadata, open_input
 
-CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
+CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}  # what the output can be
+VIDEO_SUFFIXES = {*CONTAINERS, ".webm", ".avi"}  # what a video input is, in a folder or an upload
 
 
 @dataclass(frozen=True)
@@ -66,10 +67,10 @@ class VideoResult:
 def redact_video(engine: Engine, src: Path, dst: Path, *, crf: int = 20, preset: str = "veryfast",
                  detect_every: int = 1, report: Path | None = None,
                  progress: Callable[[int, int | None], None] | None = None,
-                 span: Span | None = None) -> VideoResult:
+                 span: Span | None = None, keep_metadata: bool = False) -> VideoResult:
     """Write ``dst`` with every face not confirmed as registered redacted. Atomic: on any failure
     (or Ctrl-C) ``dst`` and ``report`` are left as they were. With ``span``, only that stretch is
-    written, video only."""
+    written, video only. The input's tags (time, place, camera) are left out unless ``keep_metadata``."""
     dst = Path(dst)
     fmt = CONTAINERS.get(dst.suffix.lower())
     if fmt is None:
@@ -106,7 +107,8 @@ def redact_video(engine: Engine, src: Path, dst: Path, *, crf: int = 20, preset:
                 h, w = item.image.shape[:2]
                 writer = stack.enter_context(BackgroundWriter(VideoWriter(
                     tmp, w, h, reader.time_base, reader.rate, audio,
-                    crf=crf, preset=preset, container_format=fmt)))
+                    crf=crf, preset=preset, container_format=fmt,
+                    metadata=file_metadata(reader.container) if keep_metadata else None)))
                 for packet in early_audio:
                     writer.write_audio(packet)
                 early_audio.clear()
@@ -138,7 +140,8 @@ def redact_video(engine: Engine, src: Path, dst: Path, *, crf: int = 20, preset:
             raise BystanderError(f"{src}: no video frame could be decoded")
         writer.finish()
         result.damage = reader.damage
-        if result.expected_frames and result.frames < result.expected_frames * 0.98 and not result.damage:
+        # A frame's slack: where the container gives no count, it is estimated from the duration.
+        if result.expected_frames and result.frames < result.expected_frames * 0.98 - 1 and not result.damage:
             result.damage.append(Damage(result.frames, last_time, f"the video ends early: {result.frames} of "
                                         f"{result.expected_frames} frames decoded (truncated file?)"))
         result.seconds = time.perf_counter() - start

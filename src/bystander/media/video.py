@@ -79,6 +79,25 @@ def open_input(path: Path) -> av.container.InputContainer:
     return container
 
 
+# Container tags that describe the file rather than what it shows: the muxer writes its own.
+_FORMAT_TAGS = {"major_brand", "minor_version", "compatible_brands", "encoder"}
+
+
+def file_metadata(container: av.container.InputContainer) -> dict[str, str]:
+    """The input's own tags (creation time, place, camera, title) for ``--keep-metadata``."""
+    return {k: v for k, v in container.metadata.items() if k.lower() not in _FORMAT_TAGS}
+
+
+def write_metadata(container: av.container.OutputContainer, metadata: dict[str, str] | None,
+                   container_format: str | None) -> dict[str, str]:
+    """Set ``metadata`` on an output about to be written; the muxer options it needs are returned.
+    MP4 and MOV keep tags outside their short standard list only as metadata keys."""
+    if not metadata:
+        return {}
+    container.metadata.update(metadata)
+    return {"movflags": "use_metadata_tags"} if container_format in ("mp4", "mov") else {}
+
+
 class VideoReader:
     """Demuxes one input: video frames decoded and upright, audio packets handed on untouched."""
 
@@ -246,9 +265,10 @@ class VideoWriter:
 
     def __init__(self, path: Path, width: int, height: int, time_base: Fraction, rate: Fraction,
                  audio: av.audio.stream.AudioStream | None, crf: int = 20, preset: str = "veryfast",
-                 container_format: str | None = None):
+                 container_format: str | None = None, metadata: dict[str, str] | None = None):
         self.path = Path(path)
         self.container = av.open(str(path), mode="w", format=container_format)
+        self.container.options.update(write_metadata(self.container, metadata, container_format))
         even = width % 2 == 0 and height % 2 == 0
         self.video = self.container.add_stream("libx264", rate=rate)
         self.video.width, self.video.height = width, height

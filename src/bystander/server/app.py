@@ -20,6 +20,7 @@ from ..live.schedule import DETECT_THREADS
 from ..live.secret import mask_url
 from ..media.image import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, read_photo
 from ..media.redact_photo import redact_photo
+from ..media.redact_video import VIDEO_SUFFIXES
 from ..registry import Registry, embed_registration_photo
 from ..registry.store import check_name
 from .auth import SESSION_TTL, AlreadySetUp, Auth
@@ -42,7 +43,6 @@ STATIC = Path(__file__).parent / "static"
 OPEN = {"/healthz", "/openapi.json", "/manifest.webmanifest", "/api/setup", "/api/login", "/api/logout",
         "/api/network"}
 PHOTO_TYPES = IMAGE_SUFFIXES - {".gif"}  # GIFs are mostly animations: not taken as photos here
-VIDEO_TYPES = {".mp4", ".mov", ".mkv", ".webm", ".m4v", ".avi"}
 COOKIE = "bystander_session"
 SECRET_FILES = ("admin.json", "live.json", "registry.sqlite3", "registry.sqlite3-wal", "registry.sqlite3-shm",
                 "registry.sqlite3-journal")
@@ -317,7 +317,7 @@ def routes(app: App) -> web.RouteTableDef:
 
     @r.post("/api/videos")
     async def video(request):
-        name, src = await _single_upload(request, app, VIDEO_TYPES, "video")
+        name, src = await _single_upload(request, app, VIDEO_SUFFIXES, "video")
         try:
             await loop().run_in_executor(None, _check_video, src, name, app.max_video_pixels)
         except BaseException:
