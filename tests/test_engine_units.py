@@ -23,7 +23,11 @@ def test_redaction_covers_the_padded_box_and_nothing_far_away(style):
     assert px1 < 100 and py1 < 80 and px2 > 140 and py2 > 130  # padding for hair and chin
     inside = out[py1:py2, px1:px2].astype(int)
     assert np.abs(inside - img[py1:py2, px1:px2]).mean() > 40  # random texture destroyed
-    assert inside.std(axis=(0, 1)).max() < 50  # nothing of the texture's detail survives
+    # Nothing of the face's detail survives: another face there leaves nearly the same pixels (two
+    # such textures differ by 85 on average; a cell's average by far less).
+    other = textured(seed=1)
+    redact_region(other, box, style)
+    assert np.abs(inside - other[py1:py2, px1:px2]).mean() < 25
     assert np.array_equal(out[:, 250:], img[:, 250:])  # far away untouched
 
 

@@ -54,7 +54,6 @@ class Relay:
     def __init__(self, engine: Engine, source: Source, options: RelayOptions,
                  on_status: Callable[[dict], None] | None = None):
         self.engine = engine
-        engine.warm_up()
         self.source = source
         self.options = options
         self.stats = LiveStats()
@@ -166,6 +165,9 @@ class Relay:
         reader.start()
         workers: list[threading.Thread] = []
         try:
+            # While the reader waits for the publisher: on this thread, not the caller's (the web
+            # app builds a relay on its event loop), and before the judge needs the models.
+            self.engine.warm_up()
             next_status = time.monotonic()
             while not self._ready.is_set() and reader.is_alive():
                 if time.monotonic() >= next_status:
