@@ -174,6 +174,32 @@ def test_several_inputs_and_folders_with_and_without_recursion(media, home, tmp_
     assert not (tmp_path / "clash").exists()
 
 
+def test_no_input_is_overwritten_and_outputs_are_read_as_meant(media, home, tmp_path):
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    shutil.copy(FR / "biden.jpg", shots / "biden.jpg")
+    original = (shots / "biden.jpg").read_bytes()
+
+    def refused(*args, words):
+        proc = run_cli("photo", *args, "--everyone", home=home)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1 and words in lines[0], proc.stderr
+
+    # One input's output would be another input.
+    refused(shots, FR / "biden.jpg", "-o", shots, words="overwrite the input")
+    assert (shots / "biden.jpg").read_bytes() == original and not (shots / "shots").exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    refused(empty, words="no photos found")
+    assert not (tmp_path / "empty_redacted").exists()
+    # A trailing slash names a folder, created when missing.
+    run_cli("photo", FR / "biden.jpg", "-o", f"{tmp_path / 'new'}/", "--everyone", home=home, check=True)
+    assert (tmp_path / "new" / "biden.jpg").is_file()
+    # In place, when asked for.
+    run_cli("photo", shots, "-o", shots, "--force", "--everyone", home=home, check=True)
+    assert (shots / "biden.jpg").read_bytes() != original and [p.name for p in shots.iterdir()] == ["biden.jpg"]
+
+
 def test_videos_in_folders_each_with_its_report(media, home, tmp_path):
     clips = tmp_path / "clips"
     (clips / "sub").mkdir(parents=True)
@@ -185,7 +211,7 @@ def test_videos_in_folders_each_with_its_report(media, home, tmp_path):
     out = tmp_path / "clips_redacted"
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == ["a.mp4", "sub/b.mp4"]
     reports = tmp_path / "reports"
-    for src, dst, report in (("a.mp4", "a.mp4", "a.mp4.json"), ("sub/b.avi", "sub/b.mp4", "sub/b.avi.json")):
+    for src, dst, report in (("a.mp4", "a.mp4", "a.mp4.json"), ("sub/b.avi", "sub/b.mp4", "sub/b.mp4.json")):
         frames = _frames(clips / src)
         assert frames >= 8 and _frames(out / dst) == frames
         assert json.loads((reports / report).read_text())["summary"]["frames"] == frames

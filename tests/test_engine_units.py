@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from bystander.engine import Engine, Style, redact_frame, redact_region
+from bystander.engine import Engine, Sticker, Style, redact_frame, redact_region
 from bystander.engine.redact import padded_box
 from bystander.engine.track import Tracker
 from conftest import face_at as face
@@ -13,12 +13,18 @@ def textured(h=240, w=320, seed=0):
     return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
 
 
+# A picture for Style.IMAGE, transparent but for a bar across its middle: the face must be redacted
+# under the transparent part too.
+STICKER = Sticker(np.zeros((60, 60, 4), np.uint8))
+STICKER.bgra[25:35] = (0, 0, 255, 255)
+
+
 @pytest.mark.parametrize("style", list(Style))
 def test_redaction_covers_the_padded_box_and_nothing_far_away(style):
     img = textured()
     out = img.copy()
     box = (100, 80, 140, 130)
-    redact_region(out, box, style)
+    redact_region(out, box, style, sticker=STICKER)
     px1, py1, px2, py2 = padded_box(box, img.shape)
     assert px1 < 100 and py1 < 80 and px2 > 140 and py2 > 130  # padding for hair and chin
     inside = out[py1:py2, px1:px2].astype(int)
@@ -26,7 +32,7 @@ def test_redaction_covers_the_padded_box_and_nothing_far_away(style):
     # Nothing of the face's detail survives: another face there leaves nearly the same pixels (two
     # such textures differ by 85 on average; a cell's average by far less).
     other = textured(seed=1)
-    redact_region(other, box, style)
+    redact_region(other, box, style, sticker=STICKER)
     assert np.abs(inside - other[py1:py2, px1:px2]).mean() < 25
     assert np.array_equal(out[:, 250:], img[:, 250:])  # far away untouched
 

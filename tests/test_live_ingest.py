@@ -4,6 +4,7 @@ publishers end in one line: real ffmpeg publishers, ``bystander live``, nginx-rt
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import time
 from fractions import Fraction
@@ -16,7 +17,7 @@ from conftest import measure
 from live_harness import (Bystander, Destination, build_counter_input, build_resolution_change_input,
                           build_tone_input, publish, recorded_counters, rtmp_handshake_only)
 
-from bystander.live.nginx import HANDSHAKE_TIMEOUT
+from bystander.live.nginx import HANDSHAKE_TIMEOUT, IDLE_PUBLISHER
 
 pytestmark = pytest.mark.skipif(
     shutil.which("ffmpeg") is None or not Path("/usr/lib/nginx/modules/ngx_rtmp_module.so").exists(),
@@ -90,3 +91,30 @@ def test_short_odd_and_hostile_publishers_each_end_in_one_line(home, tmp_path):
     assert counters == list(range(60, 75)) + list(range(30))
     assert_spacing(times[:15])
     assert_spacing(times[15:])
+
+
+def test_a_publisher_gone_silent_is_dropped_and_the_relay_ends_after_grace(home, tmp_path):
+    """A publisher that stops sending without closing its connection (a frozen app, a lost network):
+    nginx drops it after its idle limit, the relay waits out --grace and ends in one line, and what
+    was sent before it went silent is recorded from the first frame, in order."""
+    src = tmp_path / "counter.flv"
+    build_counter_input(src, 300)
+    record = tmp_path / "out.mp4"
+    by = Bystander(tmp_path, home, KEY, [], "--grace", "2", "--record", str(record))
+    pub = publish(src, f"{by.ingest_url}/{KEY}")
+    try:
+        assert by.wait_for(lambda s: s["frames"] >= 45, 30), by.stderr()
+        pub.send_signal(signal.SIGSTOP)
+        silent = time.monotonic()
+        rc = by.wait(IDLE_PUBLISHER + 30)
+        ended = time.monotonic() - silent
+    finally:
+        pub.kill()
+        pub.wait()
+    assert rc == 0, by.stderr()
+    assert IDLE_PUBLISHER - 1 < ended < IDLE_PUBLISHER + 15, ended
+    assert_one_line_each(by.stderr(), ["live ended"])
+    counters, times = recorded_counters(record)
+    measure(f"live: a publisher silent after {len(counters)} frames ended the relay {ended:.1f} s later")
+    assert len(counters) >= 45 and counters == list(range(len(counters)))
+    assert_spacing(times)

@@ -3,6 +3,7 @@ subfolders too with -r), written under -o, or as NAME_redacted beside each input
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -14,7 +15,7 @@ from ..errors import BystanderError
 class Job:
     src: Path
     dst: Path
-    name: Path  # the input as given, relative to its folder when found in one: names its report
+    name: Path  # the output relative to its folder (-o, FOLDER_redacted, or beside its input): names its report
 
 
 @dataclass(frozen=True)
@@ -22,17 +23,22 @@ class Plan:
     jobs: list[Job]
     single: bool  # one file was given: its result is told on its own, not as a batch
     roots: list[Path]  # where the results go: an output folder for each folder given, the files' folders
+    # Output folders this command makes: for folders given, and -o naming a folder. An output file
+    # named with -o goes into a folder that exists: a mistyped path makes none.
+    folders: list[Path]
 
-    @property
-    def folders(self) -> list[Path]:
-        """The output folders the jobs need, made only once the command is ready to write."""
-        return sorted({*self.roots, *(job.dst.parent for job in self.jobs)})
+    def make_folders(self) -> None:
+        """Called once the command is ready to write."""
+        for folder in self.folders:
+            folder.mkdir(parents=True, exist_ok=True)
 
 
-def redacted_name(src: Path, suffix: str | None = None) -> Path:
+def _redacted_name(src: Path, suffix: str | None = None) -> Path:
     """NAME_redacted.EXT beside ``src`` (``suffix`` replacing EXT where the output cannot be the
     input's format)."""
-    named = src if src.name else src.resolve()  # "." names no folder until resolved
+    named = src.resolve() if src.is_dir() else src  # ".", "..", "dir/" name their folder once resolved
+    if not named.name:
+        raise BystanderError(f"{src}: no folder to write {src}_redacted beside; name the output with -o")
     return named.with_name(f"{named.stem}_redacted{named.suffix if suffix is None else suffix}")
 
 
@@ -43,74 +49,89 @@ def _unclaimed(dst: Path, force: bool) -> Path:
     return dst
 
 
-def _same(a: Path, b: Path) -> bool:
-    return a.exists() and b.exists() and a.resolve() == b.resolve()
+def _inside(path: Path, folder: Path) -> bool:
+    path, folder = path.resolve(), folder.resolve()
+    return path != folder and folder in path.parents
 
 
-def _found(folder: Path, suffixes: set[str], recursive: bool, skip: Path) -> list[Path]:
+def _found(folder: Path, suffixes: set[str], recursive: bool, skip: Path | None) -> list[Path]:
     """The files in ``folder`` with one of ``suffixes``: hidden ones (an unfinished output's
-    temporary file among them) and those under ``skip`` (the output folder) left out."""
+    temporary file among them) and those under ``skip`` (an output folder inside it) left out."""
     found = folder.rglob("*") if recursive else folder.iterdir()
-    skip = skip.resolve()
     return sorted(p for p in found
                   if p.suffix.lower() in suffixes and p.is_file()
                   and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-                  and skip not in p.resolve().parents)
+                  and not (skip is not None and _inside(p, skip)))
 
 
-def plan(inputs: list[Path], output: Path | None, suffixes: set[str], *, recursive: bool = False,
+def plan(inputs: list[Path], output: str | None, suffixes: set[str], what: str, *, recursive: bool = False,
          force: bool = False, out_suffix: Callable[[Path], str | None] = lambda p: None) -> Plan:
     """Every input file with its output, checked before anything is written: a missing input, an
-    output that would overwrite an input or an earlier result, two inputs with one output."""
+    output that would overwrite an input or an earlier result, two inputs with one output, nothing
+    to do. ``output`` is -o as given: a trailing slash names a folder."""
     several = len(inputs) > 1
-    if several and output is not None and output.exists() and not output.is_dir():
-        raise BystanderError(f"{output}: with several inputs, -o must name a folder")
+    out = Path(output) if output is not None else None
+    into_folder = out is not None and (several or output.endswith(("/", os.sep)) or out.is_dir())
+    if into_folder and out.exists() and not out.is_dir():
+        raise BystanderError(f"{out}: with several inputs, -o must name a folder")
     jobs: list[Job] = []
     roots: list[Path] = []
+    folders: set[Path] = {out} if into_folder else set()
     for src in inputs:
         if not src.exists():
             raise BystanderError(f"{src}: no such file or folder")
         if src.is_dir():
-            root = (output / src.resolve().name if several else output) if output is not None else \
-                _unclaimed(redacted_name(src, ""), force)
+            if out is None:
+                root = _unclaimed(_redacted_name(src, ""), force)
+            else:
+                root = out / src.resolve().name if several else out
             if root.exists() and not root.is_dir():
                 raise BystanderError(f"{root}: the input {src} is a folder, so the output must be a folder too")
-            if _same(root, src) and not force:
-                raise BystanderError(f"{root}: this would overwrite the inputs; pass --force to allow it")
             roots.append(root)
-            for f in _found(src, suffixes, recursive, root):
+            skip = out if out is not None and _inside(out, src) else root if _inside(root, src) else None
+            found = _found(src, suffixes, recursive, skip)
+            if not found:
+                deeper = "" if recursive else " (-r takes its subfolders too)"
+                raise BystanderError(f"{src}: no {what} found in this folder{deeper}")
+            for f in found:
                 rel = f.relative_to(src)
                 suffix = out_suffix(f)
-                jobs.append(Job(f, root / (rel if suffix is None else rel.with_suffix(suffix)), rel))
+                rel = rel if suffix is None else rel.with_suffix(suffix)
+                jobs.append(Job(f, root / rel, root.name / rel if several and out is not None else rel))
+                folders.add(jobs[-1].dst.parent)
             continue
         suffix = out_suffix(src)
-        if output is None:
-            dst = _unclaimed(redacted_name(src, suffix), force)
-        elif several or output.is_dir():
-            dst = output / (src.name if suffix is None else Path(src.name).with_suffix(suffix))
+        name = Path(src.name if suffix is None else Path(src.name).with_suffix(suffix))
+        if out is None:
+            dst = _unclaimed(_redacted_name(src, suffix), force)
+        elif into_folder:
+            dst = out / name
         else:
-            dst = output
-        if _same(dst, src) and not force:
-            raise BystanderError(f"{dst}: this would overwrite the input; pass --force to allow it")
-        jobs.append(Job(src, dst, Path(src.name)))
+            dst = out
+        jobs.append(Job(src, dst, name))
         if dst.parent not in roots:
             roots.append(dst.parent)
-    seen: dict[Path, Path] = {}
+    sources = {job.src.resolve(): job.src for job in jobs}
+    written: dict[Path, Path] = {}
     for job in jobs:
         key = job.dst.resolve()
-        if key in seen:
-            raise BystanderError(f"{job.dst}: both {seen[key]} and {job.src} would be written here; "
+        if key in sources and not force:
+            raise BystanderError(f"{job.dst}: this would overwrite the input {sources[key]}; "
+                                 "pass --force to allow it")
+        if key in written:
+            raise BystanderError(f"{job.dst}: both {written[key]} and {job.src} would be written here; "
                                  "give them different names or outputs")
-        seen[key] = job.src
-    return Plan(jobs, not several and not inputs[0].is_dir(), roots)
+        written[key] = job.src
+    return Plan(jobs, not several and not inputs[0].is_dir(), roots, sorted(folders))
 
 
 def add_input_options(p, what: str, each: str) -> None:
     p.add_argument("inputs", type=Path, nargs="+", metavar="INPUT",
                    help=f"{what}, or a folder of them; several may be given")
-    p.add_argument("-o", "--output", type=Path,
-                   help=f"output file for one {each}, else a folder (created when missing); default: "
-                        "NAME_redacted.EXT beside each input file, FOLDER_redacted beside each folder")
+    p.add_argument("-o", "--output", metavar="OUTPUT",
+                   help=f"output file for one {each}, else a folder (created when missing; a trailing / makes "
+                        "it one); default: NAME_redacted.EXT beside each input file, FOLDER_redacted beside "
+                        "each folder")
     p.add_argument("-r", "--recursive", action="store_true",
                    help="take the files in a folder's subfolders too; the output folder keeps their layout")
     p.add_argument("--force", action="store_true",

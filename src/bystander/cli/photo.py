@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from ..engine import Engine
 from ..errors import BystanderError
 from ..media.atomic import atomic_output
 from ..media.redact_photo import redact_photo
@@ -37,24 +38,22 @@ def write_report(path: str | None, report) -> None:
 
 
 def run(args) -> int:
-    work = plan(args.inputs, args.output, IMAGE_SUFFIXES, recursive=args.recursive, force=args.force)
+    engine = build_engine(args)  # first: a bad option is named before the inputs are looked at
+    work = plan(args.inputs, args.output, IMAGE_SUFFIXES, "photos", recursive=args.recursive, force=args.force)
     if work.single:
         if args.ray:
             raise BystanderError("--ray: only for several photos or a folder of them")
         job = work.jobs[0]
-        engine = build_engine(args)
+        work.make_folders()
         report = redact_photo(engine, job.src, job.dst, args.max_pixels, args.keep_metadata)
         write_report(args.report, report)
         kept = f", kept {', '.join(report['kept'])}" if report["kept"] else ""
         print(f"{job.dst}: {len(report['faces'])} face(s), {report['redacted']} redacted{kept}")
         return _warn([report])
-    return _run_batch(args, work)
+    return _run_batch(args, engine, work)
 
 
-def _run_batch(args, work: Plan) -> int:
-    engine = build_engine(args)  # before any folder is made: a bad option leaves nothing behind
-    for folder in work.folders:
-        folder.mkdir(parents=True, exist_ok=True)
+def _run_batch(args, engine: Engine, work: Plan) -> int:
     jobs = work.jobs
     reports, failures = [], []
     bar = None
@@ -68,11 +67,13 @@ def _run_batch(args, work: Plan) -> int:
             from ..cluster.photos import redact_photos_on_ray
 
             with ray_cluster(args.ray) as cluster:
+                work.make_folders()
                 reports = redact_photos_on_ray(cluster, engine, [(j.src, j.dst) for j in jobs], args.max_pixels,
                                                args.keep_metadata, bar.update if bar is not None else None)
             failures = [r["error"] for r in reports if "error" in r]
             where = f"; on {cluster.describe()}"
         else:
+            work.make_folders()
             for job in jobs:
                 try:
                     reports.append(redact_photo(engine, job.src, job.dst, args.max_pixels, args.keep_metadata))

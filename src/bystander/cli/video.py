@@ -50,17 +50,19 @@ def run(args) -> int:
         raise BystanderError("--segment-seconds: only with --ray")
     if args.segment_seconds is not None and not args.segment_seconds > 0:
         raise BystanderError(f"--segment-seconds {args.segment_seconds}: must be more than 0")
-    work = plan(args.inputs, args.output, VIDEO_SUFFIXES, recursive=args.recursive, force=args.force,
+    engine = build_engine(args)  # first: a bad option is named before the inputs are looked at
+    work = plan(args.inputs, args.output, VIDEO_SUFFIXES, "videos", recursive=args.recursive, force=args.force,
                 out_suffix=_writable)
-    engine = build_engine(args)
     reports = _reports(args.report, work)
-    for folder in work.folders:
-        folder.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
         cluster = None
-        if args.ray and work.jobs:
+        if args.ray:
             from ..cluster.connect import ray_cluster
             cluster = stack.enter_context(ray_cluster(args.ray))
+        work.make_folders()
+        for report in reports:
+            if report is not None:
+                report.parent.mkdir(parents=True, exist_ok=True)
         failed, damaged = 0, 0
         for job, report in zip(work.jobs, reports):
             try:
@@ -88,8 +90,12 @@ def _reports(report: str | None, work: Plan) -> list[Path | None]:
     if folder.exists() and not folder.is_dir():
         raise BystanderError(f"--report {report}: with several videos, name a folder for their reports")
     paths = [folder / job.name.with_name(job.name.name + ".json") for job in work.jobs]
-    for path in paths:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    named: dict[Path, Path] = {}
+    for path, job in zip(paths, work.jobs):
+        if path in named:
+            raise BystanderError(f"--report: {named[path]} and {job.src} would both be reported in {path}; "
+                                 "give them different names, or an output folder with -o")
+        named[path] = job.src
     return paths
 
 

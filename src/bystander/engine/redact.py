@@ -25,10 +25,6 @@ class Style(str, Enum):
     EMOJI = "emoji"  # a smiley over each face
     IMAGE = "image"  # the user's own picture over each face (``Sticker``)
 
-    @property
-    def sticker(self) -> bool:
-        return self in (Style.EMOJI, Style.IMAGE)
-
 
 @dataclass(frozen=True, eq=False)
 class Sticker:
@@ -115,8 +111,12 @@ def _stick(base: np.ndarray, sticker: Sticker, stretch: bool) -> np.ndarray:
 
 def _destroy(roi: np.ndarray, style: Style, cell: int, sticker: Sticker | None = None) -> np.ndarray:
     h, w = roi.shape[:2]
-    if style.sticker:
-        return _stick(_destroy(roi, Style.BLUR, cell), sticker or emoji(), stretch=style is Style.EMOJI)
+    if style is Style.EMOJI:
+        return _stick(_destroy(roi, Style.BLUR, cell), emoji(), stretch=True)
+    if style is Style.IMAGE:
+        if sticker is None:
+            raise ValueError("Style.IMAGE needs its sticker")
+        return _stick(_destroy(roi, Style.BLUR, cell), sticker, stretch=False)
     if style is Style.SOLID:
         return np.zeros_like(roi)
     cell = max(1, min(cell, h, w))

@@ -76,17 +76,31 @@ def read_photo(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
         raise InputError(f"{path}: image too large to decode in memory") from None
 
 
+# What --keep-metadata keeps of the first IFD: who, what and when. A TIFF's first IFD holds much
+# more (XMP, which can name the people in it; IPTC; Photoshop resources, which can hold a thumbnail).
+_KEPT_TAGS = (ExifTags.Base.ImageDescription, ExifTags.Base.Make, ExifTags.Base.Model, ExifTags.Base.Software,
+              ExifTags.Base.DateTime, ExifTags.Base.Artist, ExifTags.Base.Copyright)
+
+
 def _kept_exif(im: Image.Image) -> bytes | None:
-    """The input's EXIF, written anew: without the orientation (applied to the pixels), the
-    embedded thumbnail and the maker note, since either can hold an unredacted copy of the photo."""
+    """The input's EXIF for --keep-metadata, written anew from what it allows: ``_KEPT_TAGS``, the
+    Exif IFD without its maker note and the GPS IFD. Never the orientation (applied to the pixels),
+    the embedded thumbnail or the maker note, since either can hold an unredacted copy of the photo."""
     try:
-        if not im.getexif():
+        original = im.getexif()
+        if not original:
             return None
-        exif = Image.Exif()  # a copy: the image's own still tells exif_transpose how to turn it
-        exif.load(im.getexif().tobytes())
-        exif.pop(ExifTags.Base.Orientation, None)
-        exif.get_ifd(ExifTags.IFD.Exif).pop(ExifTags.Base.MakerNote, None)
-        return exif.tobytes()
+        exif = Image.Exif()
+        for tag in _KEPT_TAGS:
+            if tag in original:
+                exif[tag] = original[tag]
+        details = {k: v for k, v in original.get_ifd(ExifTags.IFD.Exif).items()
+                   if k not in (ExifTags.Base.MakerNote, ExifTags.IFD.Interop)}
+        if details:
+            exif[ExifTags.IFD.Exif] = details
+        if gps := original.get_ifd(ExifTags.IFD.GPSInfo):
+            exif[ExifTags.IFD.GPSInfo] = dict(gps)
+        return exif.tobytes() if exif else None
     except Exception:  # a damaged EXIF block is dropped like any other
         return None
 
