@@ -60,8 +60,8 @@ def run(args) -> int:
             from ..cluster.connect import ray_cluster
             cluster = stack.enter_context(ray_cluster(args.ray))
         work.make_folders()
-        for report in reports:
-            if report is not None:
+        if args.report and not work.single:  # the folder named for several reports, and its subfolders
+            for report in reports:
                 report.parent.mkdir(parents=True, exist_ok=True)
         failed, damaged = 0, 0
         for job, report in zip(work.jobs, reports):
