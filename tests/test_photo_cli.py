@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import FR, region_diff, run_cli, sharpness
+from conftest import FR, MEDIA, region_diff, run_cli, sharpness
 
 OBAMA_BOX = (233, 20, 383, 225)  # in two_people.jpg, from the detector
 BIDEN_BOX = (790, 49, 937, 256)
@@ -83,7 +83,29 @@ def test_registration_refuses_no_face_and_two_faces_and_saves_nothing(media, oba
     assert "Traceback" not in proc.stderr
     listed = json.loads(run_cli("faces", "list", "--json", home=obama_home, check=True).stdout)
     assert [p["name"] for p in listed] == ["obama"]  # bob not half-added, obama kept
-    run_cli("faces", "add", "bob", FR / "two_people.jpg", "--largest", home=obama_home, check=True)
+    run_cli("faces", "add", "kit", FR / "knn_examples" / "test" / "kit_with_rose.jpg", "--largest", home=obama_home,
+            check=True)
+
+
+def test_registration_never_makes_a_face_someone_it_is_not(media, obama_home):
+    """A registered face stays visible: a face already registered as another person, or a wrong photo
+    among a person's shots, is refused with one line, and nothing is saved."""
+    def refused(*photos, words):
+        proc = run_cli("faces", "add", "biden", *photos, home=obama_home)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1 and words in lines[0], proc.stderr
+
+    # two_people.jpg's largest face is Obama's, registered already.
+    refused(FR / "two_people.jpg", "--largest", words="two_people.jpg: this face is already registered as obama")
+    dogs = MEDIA / "dlib_faces" / "dogs.jpg"
+    biden = sorted((FR / "knn_examples" / "train" / "biden").iterdir())
+    refused(*biden, dogs, words="dogs.jpg: this face does not look like the other shots of biden")
+    refused(biden[0], dogs, words="do not look like the same person")
+    listed = json.loads(run_cli("faces", "list", "--json", home=obama_home, check=True).stdout)
+    assert [p["name"] for p in listed] == ["obama"]
+    run_cli("faces", "add", "biden", *biden, home=obama_home, check=True)
+    refused(dogs, words="dogs.jpg: this face does not look like the other shots of biden")
+    assert json.loads(run_cli("faces", "list", "--json", home=obama_home, check=True).stdout)[0]["shots"] == 2
 
 
 def test_exif_orientation_is_applied_and_metadata_stripped(media, home, tmp_path):

@@ -13,6 +13,12 @@ from .face import Match
 # was 0.494; at 0.52, 97 % of same-person pairs match and no different-person pair does.
 DEFAULT_THRESHOLD = 0.52
 
+# Below this similarity to every shot of a person, a face seen clearly is not that person: registered
+# people read 0.34 and more to their own shots in frontal views (Hamilton clip: 0.34-0.74; head-pose
+# clip: 0.53-0.61), bystanders -0.17 to 0.24. The judge takes it as evidence against a track's
+# identity; registration refuses a shot this unlike the person's other shots.
+REJECT_BELOW = 0.30
+
 # Below this many pixels (the smaller side of the face box), SFace's 112x112 crop is mostly
 # interpolation and identities blur together: such faces are always bystanders.
 MIN_RECOGNISABLE = 40.0
@@ -48,6 +54,11 @@ class Gallery:
 
     def __len__(self) -> int:
         return len(self.names)
+
+    def only(self, keep) -> "Gallery":
+        """The rows whose name ``keep(name)`` accepts."""
+        rows = [i for i, n in enumerate(self.names) if keep(n)]
+        return Gallery(tuple(self.names[i] for i in rows), self.vectors[rows])
 
     def match(self, embeddings: np.ndarray, threshold: float = DEFAULT_THRESHOLD) -> list[Match]:
         """Best person per embedding: the highest cosine similarity over all their shots."""

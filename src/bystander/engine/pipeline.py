@@ -17,7 +17,7 @@ from .detect import Detector, YuNet
 from .photo_detect import PhotoPasses, for_photos
 from .runtime import Runtime
 from .face import Decision, Face, Match, Reason
-from .match import DEFAULT_THRESHOLD, MIN_RECOGNISABLE, MIN_RECOGNITION_SCORE, Gallery
+from .match import DEFAULT_THRESHOLD, MIN_RECOGNISABLE, MIN_RECOGNITION_SCORE, REJECT_BELOW, Gallery
 from .recognise import SFace
 from .redact import Sticker, Style, redact_frame, redact_region
 
@@ -60,9 +60,8 @@ class EngineConfig:
     file_window_seconds: float = 1.0  # how far a file is read ahead of the frame being decided
     confirm_matches: int = 2  # matching recognitions a track needs before its person is shown
     # A recognition this far below any registered person, on a face seen clearly and from the front,
-    # is evidence against the track's identity. Registered people read 0.34 and more in such views
-    # (Hamilton clip: 0.34-0.74; head-pose clip: 0.53-0.61), bystanders -0.17 to 0.24.
-    reject_below: float = 0.30
+    # is evidence against the track's identity (match.REJECT_BELOW).
+    reject_below: float = REJECT_BELOW
     frontal_yaw: float = 0.25  # nose offset from the eyes' midpoint, in eye distances: about 15 degrees
     hold_frames: int = 8  # frames a missed face stays redacted at its last place
     backfill_frames: int = 8  # frames before its first detection a new face is also covered

@@ -18,6 +18,7 @@ import numpy as np
 from ..engine.match import Gallery
 from ..engine.recognise import EMBEDDING_DIM
 from ..errors import BystanderError
+from .enrol import check_shots
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS people (
@@ -115,9 +116,11 @@ class Registry:
         self._db.close()
 
     def add(self, name: str, vectors: np.ndarray, sources: list[str]) -> Person:
-        """Add shots to ``name`` (created if new), all or nothing."""
+        """Add shots to ``name`` (created if new), all or nothing; refused if they would register a
+        face as someone it is not (``enrol.check_shots``)."""
         name = check_name(name)
         vectors = np.atleast_2d(np.asarray(vectors, np.float32))
+        check_shots(self.gallery(), name, vectors, sources)
         now = time.time()
         with self._errors("write to"), self._db:
             self._db.execute("INSERT OR IGNORE INTO people (name, created) VALUES (?, ?)", (name, now))
