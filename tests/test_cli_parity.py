@@ -3,7 +3,9 @@ sticker styles, metadata kept on request, ``--home`` anywhere and created when m
 option. Through the real command, on real media."""
 
 import json
+import os
 import shutil
+import stat
 import struct
 import subprocess
 
@@ -38,6 +40,9 @@ def test_photo_without_output_writes_name_redacted_beside_it_and_keeps_an_existi
     proc = run_cli("photo", photo, "--everyone", home=home, check=True)
     out = tmp_path / "biden_redacted.jpg"
     assert str(out) in proc.stdout
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask  # as any new file, though written privately first
     src, dst = cv2.imread(str(photo)), cv2.imread(str(out))
     assert sharpness(dst, BIDEN_BOX) < 0.05 * sharpness(src, BIDEN_BOX)
     assert region_diff(src, dst, _padded_corner(src.shape)) < 3  # the default ellipse leaves it
@@ -90,6 +95,9 @@ def test_home_is_created_when_missing_and_accepted_after_the_subcommand(media, t
     home = tmp_path / "new" / "home"
     run_cli("faces", "add", "biden", FR / "biden.jpg", "--home", home, check=True)
     assert (home / "registry.sqlite3").is_file()
+    # Face embeddings are the owner's alone.
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    assert stat.S_IMODE((home / "registry.sqlite3").stat().st_mode) == 0o600
     proc = run_cli("faces", "list", "--json", "--home", home, check=True)
     assert "biden" in proc.stdout
     proc = run_cli("faces", "--home", home, "list", check=True)

@@ -25,7 +25,8 @@ class Home:
         if path.exists() and not path.is_dir():
             raise BystanderError(f"home folder {path}: not a folder")
         try:
-            path.mkdir(parents=True, exist_ok=True)
+            # Owner only: it holds face embeddings (and, for the web app, its secrets).
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
             raise BystanderError(f"home folder {path}: cannot create it ({exc.strerror})") from exc
         return cls(path)

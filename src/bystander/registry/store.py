@@ -7,6 +7,7 @@ shot's file name so the user can tell which photo it came from.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -76,6 +77,13 @@ class Registry:
 
     def __init__(self, path: Path):
         self.path = Path(path)
+        try:
+            # A new registry is owner-only, its journal too (SQLite gives it the file's mode); an
+            # existing one keeps the mode it has (a read-only one stays read-only).
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except OSError as exc:
+            raise BystanderError(f"registry {self.path}: cannot create it ({exc.strerror})") from exc
         try:
             self._db = sqlite3.connect(self.path)
         except sqlite3.Error as exc:
