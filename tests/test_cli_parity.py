@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from bystander.engine.redact import padded_box
-from conftest import FR, region_diff, run_cli, sharpness
+from conftest import FR, MEDIA, region_diff, run_cli, sharpness
 
 BIDEN_BOX = (434, 187, 711, 569)  # in biden.jpg, from the detector
 
@@ -208,21 +208,40 @@ def test_no_input_is_overwritten_and_outputs_are_read_as_meant(media, home, tmp_
     assert (shots / "biden.jpg").read_bytes() != original and [p.name for p in shots.iterdir()] == ["biden.jpg"]
 
 
-def test_videos_in_folders_each_with_its_report(media, home, tmp_path):
+def test_photo_and_video_share_a_mixed_folder_each_with_its_files(media, home, tmp_path):
+    """Photos to ``photo``, videos and animated GIFs to ``video``, into one FOLDER_redacted; earlier
+    outputs are not read as inputs; per-video reports laid out like the outputs."""
     clips = tmp_path / "clips"
     (clips / "sub").mkdir(parents=True)
     _clip(clips / "a.mp4")
     _clip(clips / "sub" / "b.avi", codec="mpeg4")
-    (clips / "still.jpg").write_bytes((FR / "biden.jpg").read_bytes())
+    shutil.copy(MEDIA / "intel_sample_videos" / "head-pose-face-detection-male.gif", clips / "sub" / "pose.gif")
+    shutil.copy(FR / "biden.jpg", clips / "still.jpg")
+    shutil.copy(FR / "obama.jpg", clips / "old_redacted.jpg")  # an earlier run's output
+    proc = run_cli("photo", clips, "-r", "--everyone", home=home, check=True)
+    assert "1 of 1 photo(s) done" in proc.stdout, proc.stdout
     proc = run_cli("video", clips, "-r", "--everyone", "--report", tmp_path / "reports", home=home, check=True)
-    assert "2 of 2 video(s) done" in proc.stdout, proc.stdout
+    assert "3 of 3 video(s) done" in proc.stdout, proc.stdout
     out = tmp_path / "clips_redacted"
-    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == ["a.mp4", "sub/b.mp4"]
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == \
+        ["a.mp4", "still.jpg", "sub/b.mp4", "sub/pose.mp4"]
     reports = tmp_path / "reports"
-    for src, dst, report in (("a.mp4", "a.mp4", "a.mp4.json"), ("sub/b.avi", "sub/b.mp4", "sub/b.mp4.json")):
+    for src, dst in (("a.mp4", "a.mp4"), ("sub/b.avi", "sub/b.mp4"), ("sub/pose.gif", "sub/pose.mp4")):
         frames = _frames(clips / src)
         assert frames >= 8 and _frames(out / dst) == frames
-        assert json.loads((reports / report).read_text())["summary"]["frames"] == frames
+        assert json.loads((reports / f"{dst}.json").read_text())["summary"]["frames"] == frames
+
+    # Run again: the outputs are there, and are kept; one JSON file cannot hold several reports.
+    proc = run_cli("video", clips, "-r", "--everyone", home=home)
+    assert proc.returncode == 2 and "clips_redacted/a.mp4: already exists" in proc.stderr
+    proc = run_cli("video", clips, "-o", tmp_path / "v", "--report", tmp_path / "r.json", home=home)
+    assert proc.returncode == 2 and "--report names a folder" in proc.stderr
+    proc = run_cli("photo", clips / "still.jpg", FR / "obama.jpg", "-o", tmp_path / "two.jpg", home=home)
+    assert proc.returncode == 2 and "names a file" in proc.stderr
+    assert not (tmp_path / "v").exists() and not (tmp_path / "two.jpg").exists()
+    # A video of one frame: the face in it is a person blurred (a longer one needs 3 clear frames).
+    proc = run_cli("video", FR / "obama.jpg", "-o", tmp_path / "still.mp4", "--everyone", home=home, check=True)
+    assert "1 other person blurred" in proc.stdout, proc.stdout
 
 
 def test_emoji_and_image_styles_cover_faces_and_a_bad_picture_is_refused(media, home, tmp_path):

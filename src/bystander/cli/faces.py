@@ -16,15 +16,23 @@ def add_parser(sub) -> None:
     p = sub.add_parser("faces", help="manage registered people (their faces stay sharp)")
     fs = p.add_subparsers(dest="faces_command", required=True, metavar="{add,list,remove}",
                           help="what to do (bystander faces add --help for its options)")
-    a = fs.add_parser("add", help="register a person from one or more photos (only embeddings are stored)")
+    a = fs.add_parser("add", help="register a person from one or more photos (only embeddings are stored)",
+                      description="Register a person from one or more photos of them: their face then stays "
+                                  "visible while every other face is blurred. Only face embeddings are stored, never "
+                                  "the photos. Each photo must show one clear face (or use --largest); a face "
+                                  "already registered as someone else, or unlike the person's other shots, is "
+                                  "refused.")
     a.add_argument("name", help="the person's name, as reports and `faces list` show it")
     a.add_argument("photos", nargs="+", type=Path, help="photos of that person (shots are added to earlier ones)")
     a.add_argument("--largest", action="store_true", help="in a photo with several faces, take the biggest")
     a.set_defaults(func=add)
-    ls = fs.add_parser("list", help="who is registered, and how many shots each")
+    ls = fs.add_parser("list", help="who is registered, and how many shots each",
+                       description="List the registered people and how many shots each has.")
     ls.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     ls.set_defaults(func=list_people)
-    rm = fs.add_parser("remove", help="forget a person (their embeddings are deleted)")
+    rm = fs.add_parser("remove", help="forget a person (their embeddings are deleted)",
+                       description="Forget a registered person: their embeddings are deleted, and their face is "
+                                   "blurred like everyone else's from then on.")
     rm.add_argument("name", help="the registered name to forget")
     rm.set_defaults(func=remove)
 

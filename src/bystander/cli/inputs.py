@@ -11,6 +11,9 @@ from typing import Callable
 from ..errors import BystanderError
 
 
+REDACTED = "_redacted"  # what a default output's name ends with
+
+
 @dataclass(frozen=True)
 class Job:
     src: Path
@@ -36,10 +39,10 @@ class Plan:
 def _redacted_name(src: Path, suffix: str | None = None) -> Path:
     """NAME_redacted.EXT beside ``src`` (``suffix`` replacing EXT where the output cannot be the
     input's format)."""
-    named = src.resolve() if src.is_dir() else src  # ".", "..", "dir/" name their folder once resolved
+    named = src.resolve() if src.name in ("", ".", "..") else src  # "." and ".." name their folder once resolved
     if not named.name:
         raise BystanderError(f"{src}: no folder to write {src}_redacted beside; name the output with -o")
-    return named.with_name(f"{named.stem}_redacted{named.suffix if suffix is None else suffix}")
+    return named.with_name(f"{named.stem}{REDACTED}{named.suffix if suffix is None else suffix}")
 
 
 def _unclaimed(dst: Path, force: bool) -> Path:
@@ -54,26 +57,39 @@ def _inside(path: Path, folder: Path) -> bool:
     return path != folder and folder in path.parents
 
 
-def _found(folder: Path, suffixes: set[str], recursive: bool, skip: Path | None) -> list[Path]:
-    """The files in ``folder`` with one of ``suffixes``: hidden ones (an unfinished output's
-    temporary file among them) and those under ``skip`` (an output folder inside it) left out."""
+def _earlier_output(rel: Path) -> bool:
+    """A NAME_redacted file, or anything in a FOLDER_redacted: what an earlier run wrote."""
+    return any(part.endswith(REDACTED) for part in rel.parent.parts) or rel.stem.endswith(REDACTED)
+
+
+def _found(folder: Path, accept: Callable[[Path], bool], recursive: bool, skip: Path | None) -> list[Path]:
+    """The files in ``folder`` that ``accept`` takes: hidden ones (an unfinished output's temporary
+    file among them), earlier outputs and those under ``skip`` (an output folder inside it) left out."""
     found = folder.rglob("*") if recursive else folder.iterdir()
     return sorted(p for p in found
-                  if p.suffix.lower() in suffixes and p.is_file()
+                  if p.is_file() and accept(p)
                   and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+                  and not _earlier_output(p.relative_to(folder))
                   and not (skip is not None and _inside(p, skip)))
 
 
-def plan(inputs: list[Path], output: str | None, suffixes: set[str], what: str, *, recursive: bool = False,
-         force: bool = False, out_suffix: Callable[[Path], str | None] = lambda p: None) -> Plan:
+def plan(inputs: list[Path], output: str | None, accept: Callable[[Path], bool], what: str, *,
+         recursive: bool = False, force: bool = False, out_suffix: Callable[[Path], str | None] = lambda p: None,
+         file_suffixes: set[str] = frozenset()) -> Plan:
     """Every input file with its output, checked before anything is written: a missing input, an
     output that would overwrite an input or an earlier result, two inputs with one output, nothing
-    to do. ``output`` is -o as given: a trailing slash names a folder."""
+    to do. ``accept`` says which files of a folder are taken; ``output`` is -o as given: a trailing
+    slash names a folder, and one for several inputs or a folder may not look like a file's name
+    (end in one of ``file_suffixes``)."""
     several = len(inputs) > 1
     out = Path(output) if output is not None else None
     into_folder = out is not None and (several or output.endswith(("/", os.sep)) or out.is_dir())
     if into_folder and out.exists() and not out.is_dir():
         raise BystanderError(f"{out}: with several inputs, -o must name a folder")
+    if out is not None and not out.exists() and out.suffix.lower() in file_suffixes and \
+            (several or any(src.is_dir() for src in inputs)):
+        raise BystanderError(f"{out}: names a file, but the output of several inputs or a folder is a folder; "
+                             "give a folder name")
     jobs: list[Job] = []
     roots: list[Path] = []
     folders: set[Path] = {out} if into_folder else set()
@@ -82,14 +98,14 @@ def plan(inputs: list[Path], output: str | None, suffixes: set[str], what: str, 
             raise BystanderError(f"{src}: no such file or folder")
         if src.is_dir():
             if out is None:
-                root = _unclaimed(_redacted_name(src, ""), force)
+                root = _redacted_name(src, "")
             else:
                 root = out / src.resolve().name if several else out
             if root.exists() and not root.is_dir():
                 raise BystanderError(f"{root}: the input {src} is a folder, so the output must be a folder too")
             roots.append(root)
             skip = out if out is not None and _inside(out, src) else root if _inside(root, src) else None
-            found = _found(src, suffixes, recursive, skip)
+            found = _found(src, accept, recursive, skip)
             if not found:
                 deeper = "" if recursive else " (-r takes its subfolders too)"
                 raise BystanderError(f"{src}: no {what} found in this folder{deeper}")
@@ -97,7 +113,8 @@ def plan(inputs: list[Path], output: str | None, suffixes: set[str], what: str, 
                 rel = f.relative_to(src)
                 suffix = out_suffix(f)
                 rel = rel if suffix is None else rel.with_suffix(suffix)
-                jobs.append(Job(f, root / rel, root.name / rel if several and out is not None else rel))
+                dst = root / rel if out is not None else _unclaimed(root / rel, force)
+                jobs.append(Job(f, dst, root.name / rel if several and out is not None else rel))
                 folders.add(jobs[-1].dst.parent)
             continue
         suffix = out_suffix(src)

@@ -10,7 +10,7 @@ from ..engine import Engine
 from ..errors import BystanderError
 from ..media.atomic import atomic_output
 from ..media.redact_photo import redact_photo
-from ..media.image import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES
+from ..media.image import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, is_animation
 from .common import add_ray_option, add_redaction_options, build_engine, show_progress
 from .inputs import Plan, add_input_options, plan
 
@@ -30,6 +30,12 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
+def _is_photo(path: Path) -> bool:
+    """What a folder gives ``photo``: images, but not animated GIFs (``video`` takes those whole)."""
+    suffix = path.suffix.lower()
+    return suffix in IMAGE_SUFFIXES and not (suffix == ".gif" and is_animation(path))
+
+
 def write_report(path: str | None, report) -> None:
     if not path:
         return
@@ -39,7 +45,8 @@ def write_report(path: str | None, report) -> None:
 
 def run(args) -> int:
     engine = build_engine(args)  # first: a bad option is named before the inputs are looked at
-    work = plan(args.inputs, args.output, IMAGE_SUFFIXES, "photos", recursive=args.recursive, force=args.force)
+    work = plan(args.inputs, args.output, _is_photo, "photos", recursive=args.recursive, force=args.force,
+                file_suffixes=IMAGE_SUFFIXES)
     if work.single:
         if args.ray:
             raise BystanderError("--ray: only for several photos or a folder of them")

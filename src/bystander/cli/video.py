@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..errors import BystanderError
 from ..media.redact_video import CONTAINERS, VIDEO_SUFFIXES, redact_video
+from ..media.image import IMAGE_SUFFIXES, is_animation
 from ..media.video import X264_PRESETS
 from .common import add_ray_option, add_redaction_options, build_engine, show_progress
 from .inputs import Job, Plan, add_input_options, plan
@@ -36,6 +37,12 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
+def _is_video(path: Path) -> bool:
+    """What a folder gives ``video``: video files, and animated GIFs (``photo`` takes still ones)."""
+    suffix = path.suffix.lower()
+    return suffix in VIDEO_SUFFIXES or (suffix == ".gif" and is_animation(path))
+
+
 def _writable(src: Path) -> str | None:
     """The output's suffix: the input's where it can be written, else MP4."""
     return None if src.suffix.lower() in CONTAINERS else ".mp4"
@@ -51,8 +58,8 @@ def run(args) -> int:
     if args.segment_seconds is not None and not args.segment_seconds > 0:
         raise BystanderError(f"--segment-seconds {args.segment_seconds}: must be more than 0")
     engine = build_engine(args)  # first: a bad option is named before the inputs are looked at
-    work = plan(args.inputs, args.output, VIDEO_SUFFIXES, "videos", recursive=args.recursive, force=args.force,
-                out_suffix=_writable)
+    work = plan(args.inputs, args.output, _is_video, "videos", recursive=args.recursive, force=args.force,
+                out_suffix=_writable, file_suffixes=VIDEO_SUFFIXES | IMAGE_SUFFIXES)
     reports = _reports(args.report, work)
     with contextlib.ExitStack() as stack:
         cluster = None
@@ -87,8 +94,9 @@ def _reports(report: str | None, work: Plan) -> list[Path | None]:
     if work.single:
         return [Path(report)]
     folder = Path(report)
-    if folder.exists() and not folder.is_dir():
-        raise BystanderError(f"--report {report}: with several videos, name a folder for their reports")
+    if (folder.exists() and not folder.is_dir()) or (not folder.exists() and folder.suffix.lower() == ".json"):
+        raise BystanderError(f"--report {report}: with several videos, --report names a folder (a JSON file "
+                             "for each video goes in it)")
     paths = [folder / job.name.with_name(job.name.name + ".json") for job in work.jobs]
     named: dict[Path, Path] = {}
     for path, job in zip(paths, work.jobs):

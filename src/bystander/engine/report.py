@@ -52,8 +52,10 @@ class PrivacyReport:
 
     @property
     def others_blurred(self) -> int:
-        """Distinct other people blurred (tracks, so one person who leaves and comes back counts twice)."""
-        return sum(1 for t, n in self._blurred.items() if n >= _PERSON_FRAMES and t not in self._kept_tracks)
+        """Distinct other people blurred (tracks, so one person who leaves and comes back counts twice).
+        In an input shorter than ``_PERSON_FRAMES``, a face in all of it counts."""
+        enough = min(_PERSON_FRAMES, self.frames)
+        return sum(1 for t, n in self._blurred.items() if n >= enough and t not in self._kept_tracks)
 
     def as_dict(self, fps: float) -> dict:
         per = 1 / fps if fps else 0.0
@@ -69,7 +71,8 @@ class PrivacyReport:
 
     def summary(self, fps: float) -> str:
         kept = ", ".join(f"{p} {n / fps:.1f} s" for p, n in self.kept_frames.most_common()) if fps else ""
-        text = f"kept: {kept or 'nobody'}; {self.others_blurred} other people blurred"
+        others = self.others_blurred
+        text = f"kept: {kept or 'nobody'}; {others} other {'person' if others == 1 else 'people'} blurred"
         if self.whole_frames:
             text += f"; {self.whole_frames} frames redacted whole"
         return text

@@ -28,6 +28,7 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".g
 # A sticker is scaled down to this longest side when read: faces are rarely larger, and every face
 # of every frame scales it again.
 STICKER_SIZE = 512
+STICKER_MAX_PIXELS = 50_000_000
 
 
 @dataclass
@@ -42,9 +43,10 @@ class Photo:
     exif: bytes | None = None  # what --keep-metadata keeps (``_kept_exif``)
 
 
-def read_photo(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
+def read_photo(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS,
+               raise_limit: str = "raise it with --max-pixels") -> Photo:
     path = require_file(path, "image")
-    too_large = f"{path}: image too large (limit {max_pixels / 1e6:g} MP; raise it with --max-pixels)"
+    too_large = f"{path}: image too large (limit {max_pixels / 1e6:g} MP; {raise_limit})"
     try:
         with warnings.catch_warnings():
             # Pillow's own guard, at our limit, stops a bomb while the header is read.
@@ -54,7 +56,7 @@ def read_photo(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
                 w, h = im.size
                 if w * h > max_pixels:
                     raise InputError(f"{path}: image too large ({w}x{h} = {w * h / 1e6:.0f} MP, "
-                                     f"limit {max_pixels / 1e6:g} MP; raise it with --max-pixels)")
+                                     f"limit {max_pixels / 1e6:g} MP; {raise_limit})")
                 fmt = im.format or "PNG"
                 icc = im.info.get("icc_profile")
                 frames = getattr(im, "n_frames", 1)
@@ -175,9 +177,19 @@ def write_photo(path: Path, photo: Photo, bgr: np.ndarray, quality: int = 95, ke
             raise BystanderError(f"{path}: cannot write the output ({exc})") from exc
 
 
+def is_animation(path: Path) -> bool:
+    """Whether ``path`` is an image of several frames (an animated GIF): a video, not a photo."""
+    try:
+        with Image.open(path) as im:
+            return getattr(im, "n_frames", 1) > 1
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return False
+
+
 def read_sticker(path: Path) -> Sticker:
     """The picture for ``--style image:FILE``, its transparency kept."""
-    photo = read_photo(path, max_pixels=50_000_000)
+    photo = read_photo(path, STICKER_MAX_PIXELS, "use a smaller picture: it is scaled to "
+                                                 f"{STICKER_SIZE} px anyway")
     bgra = cv2.cvtColor(photo.bgr, cv2.COLOR_BGR2BGRA)
     if photo.alpha is not None:
         bgra[..., 3] = photo.alpha
