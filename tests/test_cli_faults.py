@@ -141,9 +141,9 @@ def registry(home) -> Path:
 
     rng = np.random.default_rng(0)
     with Registry(home / "registry.sqlite3") as reg:
-        for name in ("ada", "bob"):
-            v = rng.normal(size=(2, 128)).astype(np.float32)
-            reg.add(name, v / np.linalg.norm(v, axis=1, keepdims=True), ["1.jpg", "2.jpg"])
+        for name in ("ada", "bob"):  # two shots alike each other, as one person's are
+            v = rng.normal(size=(1, 128)) + 0.2 * rng.normal(size=(2, 128))
+            reg.add(name, (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32), ["1.jpg", "2.jpg"])
     return home / "registry.sqlite3"
 
 

@@ -103,8 +103,13 @@ def test_registration_never_makes_a_face_someone_it_is_not(media, obama_home):
     refused(biden[0], dogs, words="do not look like the same person")
     listed = json.loads(run_cli("faces", "list", "--json", home=obama_home, check=True).stdout)
     assert [p["name"] for p in listed] == ["obama"]
+    train = FR / "knn_examples" / "train"
+    kit, rose = sorted((train / "kit_harington").iterdir()), sorted((train / "rose_leslie").iterdir())
+    refused(*kit, *rose, words="img1.jpg, img2.jpg: these faces do not look like the other shots of biden")
     run_cli("faces", "add", "biden", *biden, home=obama_home, check=True)
     refused(dogs, words="dogs.jpg: this face does not look like the other shots of biden")
+    # Two shots of someone else, alike each other, do not join a person through each other.
+    refused(*kit, words="john1.jpeg, john2.jpeg: these faces do not look like the other shots of biden")
     assert json.loads(run_cli("faces", "list", "--json", home=obama_home, check=True).stdout)[0]["shots"] == 2
 
 

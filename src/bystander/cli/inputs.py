@@ -62,15 +62,21 @@ def _earlier_output(rel: Path) -> bool:
     return any(part.endswith(REDACTED) for part in rel.parent.parts) or rel.stem.endswith(REDACTED)
 
 
-def _found(folder: Path, accept: Callable[[Path], bool], recursive: bool, skip: Path | None) -> list[Path]:
-    """The files in ``folder`` that ``accept`` takes: hidden ones (an unfinished output's temporary
-    file among them), earlier outputs and those under ``skip`` (an output folder inside it) left out."""
-    found = folder.rglob("*") if recursive else folder.iterdir()
-    return sorted(p for p in found
-                  if p.is_file() and accept(p)
-                  and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-                  and not _earlier_output(p.relative_to(folder))
-                  and not (skip is not None and _inside(p, skip)))
+def _found(folder: Path, accept: Callable[[Path], bool], recursive: bool, skip: Path | None) -> tuple[list[Path], int]:
+    """The files in ``folder`` that ``accept`` takes, hidden ones (an unfinished output's temporary
+    file among them) and those under ``skip`` (an output folder inside it) left out; and how many
+    earlier outputs were left out too."""
+    found, earlier = [], 0
+    for p in folder.rglob("*") if recursive else folder.iterdir():
+        rel = p.relative_to(folder)
+        if any(part.startswith(".") for part in rel.parts) or (skip is not None and _inside(p, skip)):
+            continue
+        if p.is_file() and accept(p):
+            if _earlier_output(rel):
+                earlier += 1
+            else:
+                found.append(p)
+    return sorted(found), earlier
 
 
 def plan(inputs: list[Path], output: str | None, accept: Callable[[Path], bool], what: str, *,
@@ -87,7 +93,7 @@ def plan(inputs: list[Path], output: str | None, accept: Callable[[Path], bool],
     if into_folder and out.exists() and not out.is_dir():
         raise BystanderError(f"{out}: with several inputs, -o must name a folder")
     if out is not None and not out.exists() and out.suffix.lower() in file_suffixes and \
-            (several or any(src.is_dir() for src in inputs)):
+            not output.endswith(("/", os.sep)) and (several or any(src.is_dir() for src in inputs)):
         raise BystanderError(f"{out}: names a file, but the output of several inputs or a folder is a folder; "
                              "give a folder name")
     jobs: list[Job] = []
@@ -105,10 +111,11 @@ def plan(inputs: list[Path], output: str | None, accept: Callable[[Path], bool],
                 raise BystanderError(f"{root}: the input {src} is a folder, so the output must be a folder too")
             roots.append(root)
             skip = out if out is not None and _inside(out, src) else root if _inside(root, src) else None
-            found = _found(src, accept, recursive, skip)
+            found, earlier = _found(src, accept, recursive, skip)
             if not found:
-                deeper = "" if recursive else " (-r takes its subfolders too)"
-                raise BystanderError(f"{src}: no {what} found in this folder{deeper}")
+                deeper = "" if recursive else "; -r takes its subfolders too"
+                skipped = f" but {earlier} earlier output(s) (NAME{REDACTED}), which are skipped" if earlier else ""
+                raise BystanderError(f"{src}: no {what} found in this folder{skipped}{deeper}")
             for f in found:
                 rel = f.relative_to(src)
                 suffix = out_suffix(f)

@@ -16,6 +16,7 @@ from ..live.schedule import DETECT_THREADS
 from ..live.secret import MaskSecrets, mask, mask_url
 from ..live.source import RtmpSource
 from ..live.stats import status_line
+from ..engine.report import others_blurred_text
 from .common import add_style_options, build_engine
 
 HELP = """Receive a live stream over RTMP, redact every face except registered people, and publish it to
@@ -118,7 +119,7 @@ def _summary(s: dict) -> str:
 
 def _privacy(p: dict) -> str:
     kept = ", ".join(f"{k['person']} {k['seconds']:.0f} s" for k in p["kept"]) or "nobody"
-    return f"kept: {kept}; {p['others_blurred']} other people blurred"
+    return f"kept: {kept}; {others_blurred_text(p['others_blurred'])}"
 
 
 def _open_stats(target: str | None):

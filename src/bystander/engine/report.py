@@ -16,6 +16,10 @@ _PERSON_FRAMES = 3
 _UNSURE_SIMILARITY = 0.4
 
 
+def others_blurred_text(n: int) -> str:
+    return f"{n} other {'person' if n == 1 else 'people'} blurred"
+
+
 @dataclass
 class PrivacyReport:
     frames: int = 0
@@ -71,8 +75,7 @@ class PrivacyReport:
 
     def summary(self, fps: float) -> str:
         kept = ", ".join(f"{p} {n / fps:.1f} s" for p, n in self.kept_frames.most_common()) if fps else ""
-        others = self.others_blurred
-        text = f"kept: {kept or 'nobody'}; {others} other {'person' if others == 1 else 'people'} blurred"
+        text = f"kept: {kept or 'nobody'}; {others_blurred_text(self.others_blurred)}"
         if self.whole_frames:
             text += f"; {self.whole_frames} frames redacted whole"
         return text

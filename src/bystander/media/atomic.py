@@ -11,8 +11,8 @@ import contextlib
 import glob
 import os
 import re
+import secrets
 import stat
-import tempfile
 from pathlib import Path
 from typing import Iterator
 
@@ -45,13 +45,17 @@ def remove_stale_parts(path: Path) -> list[Path]:
     return removed
 
 
-def _umask() -> int:
-    """The process's umask, read without changing it (os.umask sets it, racing other threads)."""
-    with contextlib.suppress(OSError, ValueError):
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    return 0o022
+def _create_part(path: Path) -> Path:
+    """A new, empty temporary file beside ``path``, with the mode any new file gets (the umask's)."""
+    while True:
+        part = path.parent / f".{path.stem}.{os.getpid()}.{secrets.token_hex(4)}.part{path.suffix}"
+        try:
+            os.close(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return part
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise BystanderError(f"{path}: cannot write here ({exc.strerror})") from exc
 
 
 @contextlib.contextmanager
@@ -62,16 +66,9 @@ def atomic_output(path: Path) -> Iterator[Path]:
     if not parent.is_dir():
         raise BystanderError(f"{path}: output folder {parent} does not exist")
     remove_stale_parts(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.{os.getpid()}.", suffix=f".part{path.suffix}", dir=parent)
-    except OSError as exc:
-        raise BystanderError(f"{path}: cannot write here ({exc.strerror})") from exc
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = _create_part(path)
     try:
         yield tmp_path
-        # The temporary file is owner-only; the output gets the mode any new file would.
-        os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, path)
     except BaseException:
         with contextlib.suppress(OSError):

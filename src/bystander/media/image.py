@@ -180,8 +180,10 @@ def write_photo(path: Path, photo: Photo, bgr: np.ndarray, quality: int = 95, ke
 def is_animation(path: Path) -> bool:
     """Whether ``path`` is an image of several frames (an animated GIF): a video, not a photo."""
     try:
-        with Image.open(path) as im:
-            return getattr(im, "n_frames", 1) > 1
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                return bool(getattr(im, "is_animated", False))
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         return False
 

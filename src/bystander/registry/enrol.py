@@ -42,15 +42,38 @@ def check_shots(gallery: Gallery, name: str, vectors: np.ndarray, sources: list[
                                     f"(similarity {match.similarity:.2f}); add it to {match.person}, or remove "
                                     f"{match.person} first")
     own = gallery.only(lambda n: n == name).vectors
-    if len(own) + len(vectors) < 2:
+    shots = np.concatenate([own, vectors])
+    if len(shots) < 2:
         return
-    # Each new shot's best similarity to every other shot of the person: the least alike is named.
-    best = [float((np.concatenate([own, np.delete(vectors, i, axis=0)]) @ v).max()) for i, v in enumerate(vectors)]
-    odd = int(np.argmin(best))
-    if best[odd] >= REJECT_BELOW:
+    # The shots must form one group in which each is alike (REJECT_BELOW or more) to another, so a
+    # turned head joins through a half-turned one, but two strangers given together stay apart. The
+    # group holding the earlier shots (or the largest) is the person; the other shots are named.
+    alike = shots @ shots.T >= REJECT_BELOW
+    groups = _groups(alike)
+    main = next((g for g in groups if 0 in g), None) if len(own) else max(groups, key=len)
+    if len(main) == len(shots):
         return
-    if len(own) == 0 and len(vectors) == 2:
-        raise RegistrationError(f"{sources[0]} and {sources[1]} do not look like the same person (similarity "
-                                f"{best[odd]:.2f}; the same person reads {REJECT_BELOW:.2f} or more)")
-    raise RegistrationError(f"{sources[odd]}: this face does not look like the other shots of {name} (similarity "
-                            f"{best[odd]:.2f}; the same person reads {REJECT_BELOW:.2f} or more)")
+    odd = sorted(i - len(own) for i in range(len(shots)) if i not in main)
+    best = float((shots[odd[0] + len(own)] @ shots[sorted(main)].T).max())
+    reads = f"similarity {best:.2f}; the same person reads {REJECT_BELOW:.2f} or more"
+    if not len(own) and len(vectors) == 2:
+        raise RegistrationError(f"{sources[0]} and {sources[1]} do not look like the same person ({reads})")
+    names = ", ".join(sources[i] for i in odd)
+    raise RegistrationError(f"{names}: {'this face does' if len(odd) == 1 else 'these faces do'} not look like "
+                            f"the other shots of {name} ({reads})")
+
+
+def _groups(alike: np.ndarray) -> list[set[int]]:
+    """The connected groups of a symmetric boolean matrix."""
+    left, groups = set(range(len(alike))), []
+    while left:
+        todo, group = [min(left)], set()
+        while todo:
+            i = todo.pop()
+            if i in group:
+                continue
+            group.add(i)
+            todo.extend(int(j) for j in np.flatnonzero(alike[i]) if j not in group)
+        left -= group
+        groups.append(group)
+    return groups
