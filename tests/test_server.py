@@ -149,6 +149,17 @@ def test_api_refuses_bad_input_with_4xx_json_and_keeps_what_was_saved(server, tm
         assert text in body["error"], body
     status, people = server.request("GET", "/api/people", token=token)
     assert [(p["name"], p["shots"]) for p in people] == [("lin", 1)]  # nothing saved earlier was lost
+    # A face registered already is refused as someone else's, when the shot is taken and at saving;
+    # it is welcome as more of the same person.
+    still = ("lin2.png", (FR / "lin-manuel-miranda.png").read_bytes())
+    status, verdict = server.request("POST", "/api/people/check", token=token, fields={"name": "sam", "pose": "any"},
+                                     files={"shot": still})
+    assert status == 200 and not verdict["ok"] and "already registered as lin" in verdict["problem"], verdict
+    status, verdict = server.request("POST", "/api/people/check", token=token, fields={"name": "lin", "pose": "any"},
+                                     files={"shot": still})
+    assert status == 200 and verdict["ok"], verdict
+    status, body = server.request("POST", "/api/people", token=token, fields={"name": "sam"}, files={"shot": still})
+    assert status == 422 and "already registered as lin" in body["error"], body
     assert server.request("GET", "/healthz")[0] == 200  # and the server kept running
     assert not list((tmp_path / "uploads").iterdir())  # no partial uploads left behind
     log = server.log.read_text()

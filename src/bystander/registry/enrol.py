@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine import DEFAULT_THRESHOLD, MIN_RECOGNITION_SCORE, Engine, Gallery
+from ..engine import DEFAULT_THRESHOLD, MIN_RECOGNITION_SCORE, Engine, Gallery, Match
 from ..engine.match import REJECT_BELOW
 from ..errors import RegistrationError
 
@@ -30,14 +30,18 @@ def embed_registration_photo(engine: Engine, image: np.ndarray, source: str, lar
     return engine.recogniser.embed(image, [face])[0]
 
 
+def registered_as_another(gallery: Gallery, name: str, vector: np.ndarray) -> Match | None:
+    """The registered person other than ``name`` that this face is, if any."""
+    match = gallery.only(lambda n: n != name).match(vector[None], DEFAULT_THRESHOLD)[0]
+    return match if match.person is not None else None
+
+
 def check_shots(gallery: Gallery, name: str, vectors: np.ndarray, sources: list[str]) -> None:
     """Refuse shots that would make a face someone it is not, since a registered face stays visible:
     a face already registered as another person, or one unlike the person's other shots (earlier or
     given with it), such as a wrong photo among right ones."""
-    others = gallery.only(lambda n: n != name)
     for vector, source in zip(vectors, sources):
-        match = others.match(vector[None], DEFAULT_THRESHOLD)[0]
-        if match.person is not None:
+        if (match := registered_as_another(gallery, name, vector)) is not None:
             raise RegistrationError(f"{source}: this face is already registered as {match.person} "
                                     f"(similarity {match.similarity:.2f}); add it to {match.person}, or remove "
                                     f"{match.person} first")

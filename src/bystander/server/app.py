@@ -263,8 +263,9 @@ def routes(app: App) -> web.RouteTableDef:
 
     @r.post("/api/people/check")
     async def check_person_shot(request):
-        """multipart: one ``shot`` and the ``pose`` the guide asked for; what registration would say of it."""
-        pose, shot = Pose.ANY, None
+        """multipart: one ``shot``, the ``pose`` the guide asked for and the ``name`` being registered
+        (optional); what registration would say of it."""
+        pose, shot, name = Pose.ANY, None, ""
         try:
             with malformed_multipart():
                 async for field in parts(request):
@@ -273,16 +274,20 @@ def routes(app: App) -> web.RouteTableDef:
                             pose = Pose(await text_field(field, "pose"))
                         except ValueError:
                             raise error(400, f"pose: one of {', '.join(p.value for p in Pose)}") from None
+                    elif field.name == "name":
+                        name = (await text_field(field, "name")).strip()
                     elif field.name == "shot" and shot is None:
                         shot = await app.save_upload(field, PHOTO_TYPES, "photo")
             if shot is None:
                 raise error(400, "no 'shot' field with the photo")
             label, path = shot
             engine = app.engine()
+            with app.registry() as reg:
+                registered = reg.gallery()
 
             def run():
                 with named(path, label), unreadable(label, "photo"):
-                    return check_shot(engine, read_photo(path, app.max_pixels).bgr, pose)
+                    return check_shot(engine, read_photo(path, app.max_pixels).bgr, pose, registered, name)
 
             return web.json_response((await loop().run_in_executor(None, run)).as_dict())
         finally:

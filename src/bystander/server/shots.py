@@ -1,5 +1,5 @@
 """Checking one registration shot the moment it is taken, in words for the web page: one clear face,
-big and sharp enough to recognise, facing the way the guide asked."""
+big and sharp enough to recognise, facing the way the guide asked, and nobody else registered."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from enum import Enum
 import cv2
 import numpy as np
 
-from ..engine import Engine
+from ..engine import Engine, Gallery
 from ..engine.face import Face
-from ..registry.enrol import CLEAR_FACE
+from ..registry.enrol import CLEAR_FACE, registered_as_another
 
 # Laplacian variance of the face scaled to 112 px high: real registration photos measure 250-1100,
 # the same photos blurred by a sixth of an eye distance 5-33 (media: face_recognition, deepface).
@@ -61,7 +61,10 @@ def yaw(face: Face) -> float:
     return float(nose[0] - (right_eye[0] + left_eye[0]) / 2) / distance
 
 
-def check_shot(engine: Engine, image: np.ndarray, pose: Pose = Pose.ANY) -> ShotCheck:
+def check_shot(engine: Engine, image: np.ndarray, pose: Pose = Pose.ANY, registered: Gallery = Gallery.empty(),
+               name: str = "") -> ShotCheck:
+    """``registered`` and ``name``: the registry, and who is being registered (a face already
+    registered as someone else is refused, as saving would refuse it)."""
     faces = [f for f in engine.detect(image) if f.score >= CLEAR_FACE]
     if not faces:
         return ShotCheck(False, "no face found: face the camera in good light, with nothing covering your face.")
@@ -75,6 +78,9 @@ def check_shot(engine: Engine, image: np.ndarray, pose: Pose = Pose.ANY) -> Shot
         return ShotCheck(False, f"the face is too small ({face.size:.0f} px): come closer to the camera.", **measured)
     if sharp < MIN_SHARPNESS:
         return ShotCheck(False, "the face is blurred: hold still, or find more light.", **measured)
+    if len(registered) and (other := registered_as_another(registered, name, engine.recogniser.embed(image, [face])[0])):
+        return ShotCheck(False, f"this face is already registered as {other.person}: add the shot to "
+                                f"{other.person}, or delete {other.person} first.", **measured)
     note = None
     if pose is Pose.FRONT and abs(turn) > FRONTAL_YAW:
         note = "the face is turned: this one asked you to look straight at the camera."

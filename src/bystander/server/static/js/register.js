@@ -52,6 +52,7 @@ async function addShot(blob, name, pose) {
   try {
     const form = new FormData();
     form.append("pose", pose);
+    form.append("name", $("#register-form [name=name]").value.trim());
     form.append("shot", blob, name);
     const verdict = await api("/api/people/check", { method: "POST", body: form });
     Object.assign(shot, { state: verdict.ok ? "ok" : "refused", problem: verdict.problem, note: verdict.note });
