@@ -51,10 +51,10 @@ def check_shots(gallery: Gallery, name: str, vectors: np.ndarray, sources: list[
         return
     # The shots must form one group in which each is alike (REJECT_BELOW or more) to another, so a
     # turned head joins through a half-turned one, but two strangers given together stay apart. The
-    # group holding the earlier shots (or the largest) is the person; the other shots are named.
-    alike = shots @ shots.T >= REJECT_BELOW
-    groups = _groups(alike)
-    main = next((g for g in groups if 0 in g), None) if len(own) else max(groups, key=len)
+    # group holding the earlier shots (the first group holds shot 0), or else the largest, is the
+    # person; the other shots are named.
+    groups = _groups(shots @ shots.T >= REJECT_BELOW)
+    main = groups[0] if len(own) else max(groups, key=len)
     if len(main) == len(shots):
         return
     odd = sorted(i - len(own) for i in range(len(shots)) if i not in main)
