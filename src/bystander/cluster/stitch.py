@@ -43,7 +43,7 @@ def _stitch(segments: list[tuple[Path, int]], src: Path, dst: Path, container_fo
         source = stack.enter_context(open_input(src))
         audio_in = source.streams.audio[0] if source.streams.audio else None
         out = stack.enter_context(av.open(str(dst), mode="w", format=container_format))
-        out.options.update(write_metadata(out, file_metadata(source) if keep_metadata else None, container_format))
+        write_metadata(out, file_metadata(source) if keep_metadata else None, container_format)
         video = out.add_stream_from_template(first)
         video.time_base = first.time_base
         audio = AudioOut(out, audio_in) if audio_in is not None else None

@@ -50,16 +50,23 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
     return np.array(keep, dtype=np.int64)
 
 
+def shrink(frame: np.ndarray, longest: int) -> np.ndarray:
+    """``frame`` downscaled so that its longest side is at most ``longest`` (itself if it is)."""
+    h, w = frame.shape[:2]
+    scale = longest / max(h, w)
+    if scale >= 1.0:
+        return frame
+    # Bilinear down to half size: INTER_AREA costs 5 ms more on 1080p to 1280 (non-integer
+    # ratio) and found no more faces (pedestrian clip: 27 of 1106 missed against 29).
+    interp = cv2.INTER_LINEAR if scale >= 0.5 else cv2.INTER_AREA
+    return cv2.resize(frame, (round(w * scale), round(h * scale)), interpolation=interp)
+
+
 def input_blob(frame: np.ndarray, analysis_size: int, rgb: bool = False) -> tuple[np.ndarray, float]:
     """The detector's input: ``frame`` downscaled so its longest side is at most ``analysis_size``,
     zero-padded to multiples of 32, channels first (BGR, or RGB); and the scale applied."""
-    h, w = frame.shape[:2]
-    scale = min(1.0, analysis_size / max(h, w))
-    if scale < 1.0:
-        # Bilinear down to half size: INTER_AREA costs 5 ms more on 1080p to 1280 (non-integer
-        # ratio) and found no more faces (pedestrian clip: 27 of 1106 missed against 29).
-        interp = cv2.INTER_LINEAR if scale >= 0.5 else cv2.INTER_AREA
-        frame = cv2.resize(frame, (round(w * scale), round(h * scale)), interpolation=interp)
+    scale = min(1.0, analysis_size / max(frame.shape[:2]))
+    frame = shrink(frame, analysis_size)
     sh, sw = frame.shape[:2]
     ph, pw = -(-sh // 32) * 32, -(-sw // 32) * 32
     blob = np.zeros((1, 3, ph, pw), np.float32)

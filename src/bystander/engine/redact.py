@@ -185,8 +185,9 @@ def redact_region(frame: np.ndarray, box, style: Style = Style.BLUR, shape: str 
 
 def redact_frame(frame: np.ndarray, style: Style = Style.BLUR, cells: int = 24) -> None:
     """Redact the whole frame, in place: the live fail-safe when faces are not known in time.
-    The sticker styles blur it (a sticker over the whole picture would hide the scene). Coarse enough that no face survives, fine enough that the viewer still sees the scene, and
-    cheap (two resizes, ~3 ms at 1080p), since it is what the relay falls back on when behind."""
+    The sticker styles blur it (a sticker over the whole picture would hide the scene). Coarse enough
+    that no face survives, fine enough that the viewer still sees the scene, and cheap (two resizes,
+    ~3 ms at 1080p), since it is what the relay falls back on when behind."""
     h, w = frame.shape[:2]
     if style is Style.SOLID:
         frame[:] = 0

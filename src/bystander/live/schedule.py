@@ -21,9 +21,9 @@ from dataclasses import dataclass
 DETECT_THREADS = 1
 # When detecting at full size costs too much, live detects on a copy this share of the frame's
 # longest side before it skips any frame: a 20 px face is 15 px there, which the engine's
-# downscaled_threshold still finds. Pedestrian clip at 720p, 60 s live runs, face-frames of 20 px or more left sharp: 43 of
-# 15589 at 3/4 (p95 76 ms), 132 at 2/3 (p95 48 ms), 60 at full size skipping every other frame
-# (p95 125 ms).
+# downscaled_threshold still finds. Pedestrian clip at 720p, 60 s live runs, face-frames of 20 px
+# or more left sharp: 43 of 15589 at 3/4 (p95 76 ms), 132 at 2/3 (p95 48 ms), 60 at full size
+# skipping every other frame (p95 125 ms).
 MIN_ANALYSIS_SCALE = 0.75
 
 

@@ -89,13 +89,14 @@ def file_metadata(container: av.container.InputContainer) -> dict[str, str]:
 
 
 def write_metadata(container: av.container.OutputContainer, metadata: dict[str, str] | None,
-                   container_format: str | None) -> dict[str, str]:
-    """Set ``metadata`` on an output about to be written; the muxer options it needs are returned.
-    MP4 and MOV keep tags outside their short standard list only as metadata keys."""
+                   container_format: str | None) -> None:
+    """Set ``metadata`` on an output about to be written, with the muxer option it needs: MP4 and
+    MOV keep tags outside their short standard list only as metadata keys."""
     if not metadata:
-        return {}
+        return
     container.metadata.update(metadata)
-    return {"movflags": "use_metadata_tags"} if container_format in ("mp4", "mov") else {}
+    if container_format in ("mp4", "mov"):
+        container.options["movflags"] = "use_metadata_tags"
 
 
 class VideoReader:
@@ -268,7 +269,7 @@ class VideoWriter:
                  container_format: str | None = None, metadata: dict[str, str] | None = None):
         self.path = Path(path)
         self.container = av.open(str(path), mode="w", format=container_format)
-        self.container.options.update(write_metadata(self.container, metadata, container_format))
+        write_metadata(self.container, metadata, container_format)
         even = width % 2 == 0 and height % 2 == 0
         self.video = self.container.add_stream("libx264", rate=rate)
         self.video.width, self.video.height = width, height
