@@ -117,8 +117,8 @@ def test_audio_is_present_and_in_sync_with_video(main_run):
 def test_audience_redacted_in_every_frame_and_performer_visible(main_run):
     """The first and the last whole loop of the recording, each put back frame for frame on the clip's
     timeline, judged by the shared scorer against the clip's ground truth. The first holds the
-    stream's start, where nobody may leak; the performer's visibility is held to the judge's target
-    on the last, once the judge has seen him (at the start his identity is still being confirmed)."""
+    stream's start, where nobody may leak and the performer is kept as well as later on: the frames
+    a server hands on at once are all detected, at full size, while they are not yet due."""
     rec, src, loop_s = main_run["recordings"][0], main_run["src"], main_run["loop_s"]
     offset = _video_offset(rec, src, loop_s)
     n_clip = int(round(loop_s / float(FRAME)))
@@ -149,7 +149,7 @@ def test_audience_redacted_in_every_frame_and_performer_visible(main_run):
         assert "bystander_leak=0.0000" in summary, summary
         assert "longest_bystander_run=0" in summary, summary
         visible[name] = float(summary.split("registered_visible=")[1].split("(")[0])
-    assert visible["last"] >= 0.93, visible  # 0.99 measured with --delay 0.5
+    assert min(visible.values()) >= 0.93, visible  # 0.99 measured on both with --delay 0.5
 
 
 def test_stream_keys_never_reach_logs_or_status(main_run):

@@ -4,7 +4,7 @@ import numpy as np
 
 from bystander.live.encode import youtube_bitrate
 from bystander.live.judging import look_ahead
-from bystander.live.schedule import Action, Budget, Pace, Scheduler, analysis_sizes
+from bystander.live.schedule import COST_SAMPLES, Action, Budget, Pace, Scheduler, analysis_sizes
 from bystander.live.secret import mask, mask_url
 
 
@@ -21,12 +21,23 @@ def test_scheduler_detects_every_frame_when_detection_is_cheap():
 def test_scheduler_strides_when_detection_costs_more_than_a_frame():
     s = Scheduler(Budget(interval=1 / 30))
     actions = []
-    for _ in range(8):
+    for _ in range(COST_SAMPLES + 6):
         a = s.choose(lag=0.005, backlog=0)
         if a is Action.DETECT:
             s.detected(0.050)
         actions.append(a)
-    assert actions[2:] == [Action.DETECT, Action.COAST] * 3
+    # Every frame is detected until enough detections say what one costs, then every other.
+    assert actions == [Action.DETECT] * COST_SAMPLES + [Action.COAST, Action.DETECT] * 3
+
+
+def test_one_slow_detection_changes_nothing():
+    """A stream's first detection (cold caches, everything starting at once) or a pause of the
+    machine costs several frames' time: the next ones are still detected every frame, at full size."""
+    s = Scheduler(Budget(interval=1 / 30), sizes=(640, 480))
+    for seconds in [0.047, 0.045, 0.018, 0.016, 0.017, 0.018, 0.180, 0.012, 0.008, 0.019]:
+        assert s.choose(lag=0.0, backlog=0) is Action.DETECT
+        s.detected(seconds)
+        assert not s.reduced and s.stride == 1
 
 
 def test_scheduler_never_coasts_too_long_and_blanks_late_frames():
@@ -36,6 +47,10 @@ def test_scheduler_never_coasts_too_long_and_blanks_late_frames():
     assert [s.choose(0.05, backlog=5) for _ in range(3)] == [Action.COAST, Action.COAST, Action.DETECT]
     assert s.choose(0.30, backlog=5) is Action.BLANK
     assert s.choose(0.01, backlog=0) is Action.DETECT  # tracks are stale after a blanked frame
+    # A burst handed over at once and paced by ``Pace``: frames queued behind one not yet due are
+    # detected; once it is due, a queue is a reason to coast again.
+    assert [s.choose(-0.2, backlog=20) for _ in range(3)] == [Action.DETECT] * 3
+    assert [s.choose(0.01, backlog=5) for _ in range(2)] == [Action.COAST, Action.COAST]
 
 
 def test_stream_keys_are_masked():
@@ -76,7 +91,10 @@ def test_scheduler_detects_on_a_smaller_copy_before_it_skips_frames():
     assert analysis_sizes(1920, 1080, 1280) == (1280,)  # already analysed at two thirds
     s = Scheduler(Budget(interval=1 / 30), sizes=sizes)
     assert s.choose(0.0, backlog=0) is Action.DETECT and s.analysis_size == 1280
-    s.detected(0.035)  # over the frame's share at full size
+    for _ in range(COST_SAMPLES):  # over the frame's share at full size
+        assert not s.reduced
+        s.choose(0.0, backlog=0)
+        s.detected(0.035)
     assert s.reduced and s.analysis_size == 960
     for _ in range(20):  # the smaller copy fits: every frame is detected there
         assert s.choose(0.0, backlog=0) is Action.DETECT
@@ -101,10 +119,21 @@ def test_scheduler_skips_frames_only_when_the_smaller_copy_is_too_slow():
 
 def test_a_burst_is_due_at_the_streams_pace_and_a_late_frame_on_arrival():
     pace = Pace()
-    # Five frames 33 ms apart on the stream's clock, all handed over at once (a server's buffered start).
-    assert [round(pace.due(10.0, 33 * i), 3) for i in range(5)] == [10.0, 10.033, 10.066, 10.099, 10.132]
-    assert pace.due(12.0, 165) == 12.0  # came later than the pace: due when it came
-    assert pace.due(12.0, 60_000) == 13.0  # a jump in the clock counts one second at most
+    # Five frames 100 ms apart on the stream's clock, all handed over at once (a server's buffered
+    # start): due one after the other, at the stream's pace less the catch-up.
+    assert [round(pace.due(10.0, 100 * i), 3) for i in range(5)] == [10.0, 10.09, 10.18, 10.27, 10.36]
+    assert pace.due(12.0, 500) == 12.0  # came later than the pace: due when it came
+    assert pace.due(12.0, 60_000) == 12.9  # a jump in the clock counts one second at most
+
+
+def test_a_bursts_lead_is_worked_off_and_a_fast_sender_builds_none():
+    pace = Pace()
+    for i in range(30):  # a second of frames at once
+        pace.due(0.0, round(i * 1000 / 30))
+    leads = [pace.due(t := (1 + k) / 30, round((30 + k) * 1000 / 30)) - t for k in range(300)]
+    assert 0.8 < leads[0] and all(a >= b for a, b in zip(leads, leads[1:])) and leads[-1] == 0.0
+    pace = Pace()  # a publisher whose frames come 1 % faster than their timestamps say
+    assert max(pace.due(k * 0.033, round(k * 33.33)) - k * 0.033 for k in range(3000)) < 0.005
 
 
 def test_the_look_ahead_leaves_one_frame_of_the_delay_for_encoding_and_sending():

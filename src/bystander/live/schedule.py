@@ -11,8 +11,10 @@ Every frame is judged in one of three ways:
 
 from __future__ import annotations
 
+import collections
 import enum
 import math
+import statistics
 from dataclasses import dataclass
 
 
@@ -35,6 +37,10 @@ def analysis_sizes(width: int, height: int, analysis_size: int) -> tuple[int, ..
     return (full, small) if small < 0.9 * full else (full,)
 
 
+# Detections whose median cost decides the analysis size and the stride.
+COST_SAMPLES = 5
+
+
 class Action(enum.Enum):
     DETECT = "detect"
     COAST = "coast"
@@ -54,20 +60,24 @@ class Pace:
     """When each frame is due at the engine: when it arrived, or later where frames came faster
     than the stream's own clock (the burst a server hands on at the start of a stream, a network
     catching up). A burst is then judged at the stream's pace instead of being redacted whole for
-    having waited behind the frames that came with it; a frame that arrives late is due on arrival."""
+    having waited behind the frames that came with it; a frame that arrives late is due on arrival.
+    The lead a burst gives (due after arrival) shrinks by ``CATCH_UP`` of each frame's step, so the
+    engine works it off instead of carrying it for the rest of the stream."""
 
     MAX_STEP = 1.0  # seconds: a longer step between two frames' timestamps is a gap, not the pace
+    CATCH_UP = 0.1  # a burst is due 10 % faster than the stream's pace, until it is worked off
 
     def __init__(self):
-        self._due: float | None = None
+        self._arrival: float | None = None
         self._pts = 0
+        self._lead = 0.0
 
     def due(self, arrival: float, pts_ms: int) -> float:
-        if self._due is not None:
+        if self._arrival is not None:
             step = min(max(0, pts_ms - self._pts) / 1000, self.MAX_STEP)
-            arrival = max(arrival, self._due + step)
-        self._due, self._pts = arrival, pts_ms
-        return arrival
+            self._lead = max(0.0, self._lead + (1 - self.CATCH_UP) * step - (arrival - self._arrival))
+        self._arrival, self._pts = arrival, pts_ms
+        return arrival + self._lead
 
 
 class Scheduler:
@@ -78,7 +88,9 @@ class Scheduler:
         self.stride = stride or 1
         self._sizes = sizes
         self._level = 0
-        self._cost: float | None = None  # moving average of a detection's seconds at the current size
+        # The latest detections' seconds, as if at the current size. Their median is the cost: one
+        # slow detection (a stream's first, the machine busy for a moment) moves nothing.
+        self._costs: collections.deque[float] = collections.deque(maxlen=COST_SAMPLES)
         self._since = 10**9  # frames since the last detection
 
     @property
@@ -92,7 +104,8 @@ class Scheduler:
         return self._level > 0
 
     def choose(self, lag: float, backlog: int) -> Action:
-        """``lag``: seconds since this frame arrived; ``backlog``: frames waiting behind it."""
+        """``lag``: seconds since this frame was due (``Pace``; negative: not due yet);
+        ``backlog``: frames waiting behind it."""
         b = self.budget
         if lag > b.max_delay:
             self.blanked()
@@ -100,8 +113,9 @@ class Scheduler:
         may_coast = self._since + 1 < b.max_stride
         # Behind by more than a frame: skip detection here to catch up. A frame only a little late
         # (one slow detection before it) is detected still: coasted, it would wait for the next
-        # detection anyway, and go out later than its own detection would let it.
-        behind = lag > b.interval or backlog > 1
+        # detection anyway, and go out later than its own detection would let it. Frames queued
+        # behind one that is not due yet (a burst, paced by ``Pace``) are no sign of falling behind.
+        behind = lag > b.interval or (backlog > 1 and lag > 0)
         if may_coast and (self._since + 1 < self.stride or behind):
             self._since += 1
             return Action.COAST
@@ -111,19 +125,25 @@ class Scheduler:
     def detected(self, seconds: float) -> None:
         """Feed back what a detection cost. Over a frame's share, detection moves to a smaller copy
         first and skips frames only there; it moves back when the larger size would fit with room
-        to spare (its cost estimated by area, which overstates the part recognition takes)."""
-        self._cost = seconds if self._cost is None else 0.9 * self._cost + 0.1 * seconds
-        if self._fixed is not None:
+        to spare (its cost estimated by area, which overstates the part recognition takes). Both
+        wait for ``COST_SAMPLES`` detections: until then a slow engine is caught by lateness alone."""
+        self._costs.append(seconds)
+        if self._fixed is not None or len(self._costs) < COST_SAMPLES:
             return
+        cost = statistics.median(self._costs)
         limit = self.budget.interval * self.budget.share
-        if self._cost > limit and self._level + 1 < len(self._sizes):
-            self._cost *= self._area(self._level + 1, self._level)
-            self._level += 1
-        elif self._level > 0 and self._cost * self._area(self._level - 1, self._level) < 0.7 * limit:
-            self._cost *= self._area(self._level - 1, self._level)
-            self._level -= 1
-        need = math.ceil(self._cost / limit)
-        self.stride = max(1, min(self.budget.max_stride, need))
+        if cost > limit and self._level + 1 < len(self._sizes):
+            cost = self._resize(self._level + 1)
+        elif self._level > 0 and cost * self._area(self._level - 1, self._level) < 0.7 * limit:
+            cost = self._resize(self._level - 1)
+        self.stride = max(1, min(self.budget.max_stride, math.ceil(cost / limit)))
+
+    def _resize(self, level: int) -> float:
+        """Move detection to ``level``; the costs seen are rescaled to it. Returns their median."""
+        scale = self._area(level, self._level)
+        self._costs = collections.deque((c * scale for c in self._costs), maxlen=COST_SAMPLES)
+        self._level = level
+        return statistics.median(self._costs)
 
     def _area(self, to: int, frm: int) -> float:
         a, b = self._sizes[to], self._sizes[frm]
