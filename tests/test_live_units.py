@@ -123,7 +123,7 @@ def test_a_burst_is_due_at_the_streams_pace_and_a_late_frame_on_arrival():
     # start): due one after the other, at the stream's pace less the catch-up.
     assert [round(pace.due(10.0, 100 * i), 3) for i in range(5)] == [10.0, 10.09, 10.18, 10.27, 10.36]
     assert pace.due(12.0, 500) == 12.0  # came later than the pace: due when it came
-    assert pace.due(12.0, 60_000) == 12.9  # a jump in the clock counts one second at most
+    assert pace.due(12.0, 60_000) == 12.9  # a jump in the clock counts one second at most, less the catch-up
 
 
 def test_a_bursts_lead_is_worked_off_and_a_fast_sender_builds_none():
