@@ -10,7 +10,7 @@ from ..engine import Engine
 from ..errors import BystanderError
 from ..media.atomic import atomic_output
 from ..media.redact_photo import redact_photo
-from ..media.image import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, is_animation
+from ..media.image import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, is_animated_gif
 from .common import add_ray_option, add_redaction_options, build_engine, show_progress
 from .inputs import Plan, add_input_options, plan
 
@@ -32,8 +32,7 @@ def add_parser(sub) -> None:
 
 def _is_photo(path: Path) -> bool:
     """What a folder gives ``photo``: images, but not animated GIFs (``video`` takes those whole)."""
-    suffix = path.suffix.lower()
-    return suffix in IMAGE_SUFFIXES and not (suffix == ".gif" and is_animation(path))
+    return path.suffix.lower() in IMAGE_SUFFIXES and not is_animated_gif(path)
 
 
 def write_report(path: str | None, report) -> None:

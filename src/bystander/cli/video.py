@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import BystanderError
 from ..media.redact_video import CONTAINERS, VIDEO_SUFFIXES, redact_video
-from ..media.image import IMAGE_SUFFIXES, is_animation
+from ..media.image import IMAGE_SUFFIXES, is_animated_gif
 from ..media.video import X264_PRESETS
 from .common import add_ray_option, add_redaction_options, build_engine, show_progress
 from .inputs import Job, Plan, add_input_options, plan
@@ -39,8 +39,7 @@ def add_parser(sub) -> None:
 
 def _is_video(path: Path) -> bool:
     """What a folder gives ``video``: video files, and animated GIFs (``photo`` takes still ones)."""
-    suffix = path.suffix.lower()
-    return suffix in VIDEO_SUFFIXES or (suffix == ".gif" and is_animation(path))
+    return path.suffix.lower() in VIDEO_SUFFIXES or is_animated_gif(path)
 
 
 def _writable(src: Path) -> str | None:

@@ -177,8 +177,10 @@ def write_photo(path: Path, photo: Photo, bgr: np.ndarray, quality: int = 95, ke
             raise BystanderError(f"{path}: cannot write the output ({exc})") from exc
 
 
-def is_animation(path: Path) -> bool:
-    """Whether ``path`` is an image of several frames (an animated GIF): a video, not a photo."""
+def is_animated_gif(path: Path) -> bool:
+    """Whether ``path`` is a GIF of several frames: a video, not a photo."""
+    if path.suffix.lower() != ".gif":
+        return False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)

@@ -281,13 +281,11 @@ def routes(app: App) -> web.RouteTableDef:
             if shot is None:
                 raise error(400, "no 'shot' field with the photo")
             label, path = shot
-            engine = app.engine()
-            with app.registry() as reg:
-                registered = reg.gallery()
+            engine = app.engine()  # with the registry as it is now
 
             def run():
                 with named(path, label), unreadable(label, "photo"):
-                    return check_shot(engine, read_photo(path, app.max_pixels).bgr, pose, registered, name)
+                    return check_shot(engine, read_photo(path, app.max_pixels).bgr, pose, engine.gallery, name)
 
             return web.json_response((await loop().run_in_executor(None, run)).as_dict())
         finally:
