@@ -36,6 +36,7 @@ class Match:
 
     person: str | None
     similarity: float
+    embedding: np.ndarray | None = field(default=None, repr=False, compare=False)  # unit length
 
 
 class Reason(str, Enum):
@@ -47,7 +48,7 @@ class Reason(str, Enum):
     UNCONFIRMED = "unconfirmed"  # not (yet) enough evidence for anyone
     TOO_SMALL = "too-small"  # too few pixels to recognise
     FAINT = "faint"  # a detection too weak to recognise (profile, blur, perhaps not a face)
-    CROSSING = "crossing"  # another face overlaps it: identities cannot be told apart here
+    CROSSING = "crossing"  # tracking had a rival for it (faces overlapping, swapping): identity not carried
     INTERPOLATED = "interpolated"  # a frame between two detections: placed between both
     PREDICTED = "predicted"  # a skipped frame with no later detection yet (live without delay)
     HELD = "held"  # the detector missed it: covered where it was last seen

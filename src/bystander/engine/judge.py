@@ -51,9 +51,22 @@ class Segment:
     matches: int = 0
     last_match: int = -1
     shown_until: int = _OPEN  # after a withdrawal: the last frame still shown
+    pooled: np.ndarray | None = field(default=None, repr=False)  # sum of its recognitions' embeddings
+    views: int = 0  # recognitions pooled
+    pooled_person: str | None = None  # whom the pooled embedding matches
 
     def confirmed(self, needed: int) -> bool:
-        return self.person is not None and self.matches >= needed
+        """Enough matching recognitions, or one and the pooled views of the segment agreeing."""
+        return self.person is not None and (self.matches >= needed or self.pooled_person == self.person)
+
+    def pool(self, embedding: np.ndarray | None) -> None:
+        if embedding is not None:
+            self.pooled = embedding.copy() if self.pooled is None else self.pooled + embedding
+            self.views += 1
+
+    def resumed(self, start: int, needed: int) -> "Segment":
+        """The segment after a short miss: the same person, one match short of being shown again."""
+        return Segment(start, self.person, min(self.matches, needed - 1) if self.person else 0)
 
 
 @dataclass
@@ -65,6 +78,7 @@ class _Seen:
     reason: Reason  # what it is when not shown
     segment: Segment | None = None  # shown if this segment is confirmed and not withdrawn here
     similarity: float | None = None
+    near: bool = False  # another clear face close by: recognised more often
 
 
 @dataclass
@@ -84,6 +98,7 @@ class _TrackState:
     since_recognised: int = 10**9
     unmatched: int = 0  # recognitions in a row that were clear non-matches
     clear: bool = False  # detected clearly at least once (else perhaps a hand, a pattern)
+    person: str | None = None  # the registered person it last matched, whatever its segment now
 
 
 @dataclass
@@ -119,14 +134,17 @@ class Judge:
         self.config = engine.config
         self.window = window
         self.detect_every = max(1, detect_every) if window else 1
-        self.tracker = Tracker(hold=self.config.hold_frames)
+        self.tracker = Tracker(self.config.hold_frames, rival=self.config.rival, overlap=self.config.overlap,
+                               clear=self.config.min_recognition_score)
+        # Faces recognised at most per detection (None: every face due); live sets it from its costs.
+        self.recognition_budget: int | None = None
         self._slots: deque[_Slot] = deque()
         self._tracks: dict[int, _TrackState] = {}
         self._count = 0
         self._since_detect = 10**9
         self._last_thumb: np.ndarray | None = None
         self._shot_start = 0
-        self._last_detected_index = -1
+        self._latest_detection = -1  # index of the latest frame detected
 
     # Feeding ------------------------------------------------------------------------------------
     def push(self, image: np.ndarray, payload: Any = None, mode: Mode | None = None,
@@ -146,6 +164,7 @@ class Judge:
             mode = Mode.DETECT if self.window else Mode.BLANK
         slot = _Slot(index, image, payload, mode, cut)
         if cut:
+            self._close_shot()
             self._new_shot(index)
         self._slots.append(slot)
         if mode is Mode.DETECT:
@@ -161,9 +180,7 @@ class Judge:
 
     def flush(self) -> Iterator[Judged]:
         """The end: the last frames, a trailing skipped frame detected so that none is left unjudged."""
-        if self._slots and self._slots[-1].mode is Mode.SKIP:
-            self._slots[-1].mode = Mode.DETECT
-            self._detect(self._slots[-1], None, index=self._slots[-1].index)
+        self._close_shot()
         while self._slots:
             yield self._final(self._slots.popleft())
 
@@ -174,6 +191,13 @@ class Judge:
             yield Judged(slot.index, slot.image, slot.payload, None, slot.cut)
 
     # Analysis -----------------------------------------------------------------------------------
+    def _close_shot(self) -> None:
+        """A shot ends (a cut, the end): its trailing skipped frame is detected, so that the frames
+        skipped before it are placed between detections of their own shot."""
+        if self._slots and self._slots[-1].mode is Mode.SKIP:
+            self._slots[-1].mode = Mode.DETECT
+            self._detect(self._slots[-1], None, index=self._slots[-1].index)
+
     def _new_shot(self, index: int) -> None:
         self._tracks.clear()
         self.tracker.reset()
@@ -185,39 +209,49 @@ class Judge:
     def _detect(self, slot: _Slot, analysis_size: int | None, index: int | None = None) -> None:
         eng, cfg = self.engine, self.config
         faces = eng.detect(slot.image, analysis_size)
-        previous_detection = self._last_detected_index
         seen, held = self.tracker.update(faces, index)
-        self._last_detected_index = slot.index
         alive = {t.id for t in self.tracker.tracks}
         for gone in [k for k in self._tracks if k not in alive]:
             del self._tracks[gone]
         clear = [t for t in seen if t.face.score >= cfg.min_recognition_score]
         for t in seen:
             state = self._state(t)
-            crossing = any(o is not t and _near(t.box, o.box, cfg.near) for o in clear)
-            gap = state.last_detected >= 0 and state.last_detected < previous_detection
-            jumped = t.previous is not None and iou(t.previous, t.box) < cfg.jump_iou
+            near = any(o is not t and _near(t.box, o.box, cfg.near) for o in clear)
+            jumped = t.expected is not None and iou(t.expected, t.box) < cfg.jump_iou
+            # Identity goes on only where the association had no rival, did not jump and did not
+            # lose the face for longer than a short miss.
+            carried = not (t.ambiguous or jumped or t.missed > cfg.carry_misses)
+            if not carried:
+                state.segment = None
+            elif t.missed and state.segment is not None:
+                state.segment = state.segment.resumed(state.last_detected + 1, cfg.confirm_matches)
+                state.since_recognised = 10**9  # a face found again is checked at once
             if state.last_detected >= 0:
-                self._fill_between(t, state, slot.index, gap)
+                self._fill_between(t, state, slot.index, carried)
             elif slot.index > self._shot_start:
                 self._backfill(t, slot.index)
-            if t.previous is not None and not gap and iou(t.previous, t.box) < 0.5:
+            if t.previous is not None and not t.missed and iou(t.previous, t.box) < 0.5:
                 # Moved a lot between two detections: if this was the wrong face to follow, the face
                 # it left is still there. (After a miss, the frames between are covered already.)
                 slot.seen.append(_Seen(t.id, _place(t.previous), Reason.TRAIL))
             state.clear |= t.face.score >= cfg.min_recognition_score
-            if crossing or gap or jumped:
-                state.segment = None
-            if state.segment is None and not crossing:
+            if state.segment is None and not t.ambiguous:
                 state.segment = Segment(slot.index)
             state.last_detected = slot.index
             state.since_recognised += 1
-            why = Reason.CROSSING if crossing else (eng.unrecognisable(t.face) or Reason.UNCONFIRMED)
-            slot.seen.append(_Seen(t.id, t.face, why, state.segment))
+            if t.ambiguous:
+                state.since_recognised = 10**9  # checked first once the faces are apart again
+            why = Reason.CROSSING if t.ambiguous else (eng.unrecognisable(t.face) or Reason.UNCONFIRMED)
+            slot.seen.append(_Seen(t.id, t.face, why, state.segment, near=near))
         for t in held:
             state = self._tracks.get(t.id)
             if t.misses <= (cfg.hold_frames if state and state.clear else cfg.faint_hold_frames):
+                for earlier in self._slots:
+                    # Frames skipped since its last detection: it was there, somewhere, on them too.
+                    if t.misses == 1 and state and earlier.mode is Mode.SKIP and earlier.index > state.last_detected:
+                        earlier.seen.append(_Seen(t.id, _place(t.box), Reason.HELD))
                 slot.seen.append(_Seen(t.id, _place(t.box), Reason.HELD))
+        self._latest_detection = slot.index
         if eng.recognising:
             self._recognise(slot, [s for s in slot.seen if s.segment is not None and s.reason is Reason.UNCONFIRMED])
         else:
@@ -225,19 +259,36 @@ class Judge:
                 if s.reason in (Reason.UNCONFIRMED, Reason.TOO_SMALL, Reason.FAINT, Reason.CROSSING):
                     s.reason = Reason.EVERYONE if self.config.everyone else Reason.UNKNOWN
 
-    def _due(self, state: _TrackState) -> bool:
+    def _due(self, state: _TrackState, near: bool) -> bool:
         cfg = self.config
         seg = state.segment
         if seg is not None and seg.confirmed(cfg.confirm_matches):
-            return state.since_recognised >= cfg.reverify_every
+            return state.since_recognised >= (cfg.reverify_near if near else cfg.reverify_every)
         if state.unmatched == 0:
             return True
         wait = cfg.recheck_unknown << max(0, min(state.unmatched - 1, 8))
         return state.since_recognised >= min(wait, cfg.recheck_unknown_max)
 
+    def _priority(self, s: _Seen) -> tuple[int, int]:
+        """Recognition order when the budget cannot take every face due: first the tracks that are
+        or were someone registered, then faces never recognised (new, or new since an ambiguity),
+        then faces near others, then the rest; the longest unchecked first within each."""
+        state = self._tracks[s.track]
+        if state.person is not None:
+            tier = 0
+        elif state.since_recognised >= 10**8:
+            tier = 1
+        elif s.near:
+            tier = 2
+        else:
+            tier = 3
+        return tier, -state.since_recognised
+
     def _recognise(self, slot: _Slot, candidates: list[_Seen]) -> None:
         cfg = self.config
-        due = [s for s in candidates if self._due(self._tracks[s.track])]
+        due = sorted((s for s in candidates if self._due(self._tracks[s.track], s.near)), key=self._priority)
+        if self.recognition_budget is not None:
+            due = due[:self.recognition_budget]
         if not due:
             return
         for s, m in zip(due, self.engine.recognise(slot.image, [s.face for s in due])):
@@ -250,29 +301,42 @@ class Judge:
                 if seg.person not in (None, m.person):
                     self._withdraw(seg, slot.index)
                     seg = state.segment = s.segment = Segment(slot.index)
-                seg.person = m.person
+                seg.person = state.person = m.person
                 seg.matches += 1
                 seg.last_match = slot.index
+                self._pool(seg, m.embedding)
                 continue
             # Only clear non-matches make the next check wait: a near miss is checked again soon.
             state.unmatched = state.unmatched + 1 if m.similarity < cfg.reject_below else 0
             s.reason = Reason.UNKNOWN if seg.person is None else Reason.UNCONFIRMED
-            if m.similarity < cfg.reject_below and frontal(s.face, cfg.frontal_yaw):
+            # Beside other faces a weaker mismatch already counts against: a swap the motion did not
+            # show would look like this.
+            against = cfg.near_reject_below if s.near else cfg.reject_below
+            if m.similarity < against and frontal(s.face, cfg.frontal_yaw):
                 # Evidence against: whoever this is, the identity stops here, back to the last match.
                 if seg.person is not None:
                     self._withdraw(seg, slot.index)
                 s.segment = None
                 s.reason = Reason.UNKNOWN
                 state.segment = Segment(slot.index + 1)
+            else:
+                self._pool(seg, m.embedding)
+
+    def _pool(self, seg: Segment, embedding: np.ndarray | None) -> None:
+        seg.pool(embedding)
+        if seg.person is not None and seg.views >= self.config.pool_views and seg.pooled is not None:
+            mean = seg.pooled / max(float(np.linalg.norm(seg.pooled)), 1e-12)
+            seg.pooled_person = self.engine.gallery.match(mean[None], self.config.match_threshold)[0].person
 
     @staticmethod
     def _withdraw(seg: Segment, index: int) -> None:
         seg.shown_until = min(seg.shown_until, seg.last_match if seg.last_match >= 0 else seg.start - 1, index - 1)
 
-    def _fill_between(self, t: Track, state: _TrackState, index: int, gap: bool) -> None:
-        """Place the face on the frames between its previous detection and this one: skipped
-        frames carry its segment on (nothing says it changed there); frames where the detector
-        missed it stay redacted, at the interpolated place instead of the held one."""
+    def _fill_between(self, t: Track, state: _TrackState, index: int, carried: bool) -> None:
+        """Place the face on the frames between its previous detection and this one. Where its
+        identity is carried, those frames carry its segment (nothing says it changed there, and a
+        short miss is a blink of the detector); elsewhere they stay redacted, at the interpolated
+        place instead of the held one."""
         before = next((s for slot in self._slots if slot.index == state.last_detected
                        for s in slot.seen if s.track == t.id and s.reason is not Reason.HELD), None)
         if before is None:
@@ -285,7 +349,7 @@ class Judge:
             a = k / span
             box = _place(grow(tuple((1 - a) * b0 + a * b1 for b0, b1 in zip(before.face.box, t.box)), 0.1))
             slot.seen = [s for s in slot.seen if not (s.track == t.id and s.reason is Reason.HELD)]
-            if slot.mode is Mode.SKIP and not gap:
+            if carried:
                 slot.seen.append(_Seen(t.id, box, Reason.INTERPOLATED, state.segment))
             else:
                 slot.seen.append(_Seen(t.id, box, Reason.HELD))
@@ -303,7 +367,7 @@ class Judge:
     def _final(self, slot: _Slot) -> Judged:
         if slot.mode is Mode.BLANK:
             return Judged(slot.index, slot.image, slot.payload, None, slot.cut)
-        if slot.mode is Mode.SKIP and not any(s.reason is Reason.INTERPOLATED for s in slot.seen):
+        if slot.mode is Mode.SKIP and slot.index > self._latest_detection:
             if self.window:
                 # No detection came after it in time (live under load): judged it cannot be.
                 return Judged(slot.index, slot.image, slot.payload, None, slot.cut)

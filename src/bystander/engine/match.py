@@ -69,5 +69,5 @@ class Gallery:
         out = []
         for row, col in enumerate(best):
             s = float(sims[row, col])
-            out.append(Match(self.names[col] if s >= threshold else None, s))
+            out.append(Match(self.names[col] if s >= threshold else None, s, embeddings[row]))
         return out

@@ -69,8 +69,19 @@ class EngineConfig:
     # patterns and faces in profile alike, and holding each for 8 frames blurred more background
     # than any other rule (Hamilton clip: 0.04 of face-free patches).
     faint_hold_frames: int = 3
-    jump_iou: float = 0.3  # a track whose box overlaps its last by less has jumped: identity not carried
-    near: float = 0.5  # another clear face within this fraction of a face's size around it: crossing
+    jump_iou: float = 0.3  # a track whose box overlaps where its motion put it by less has jumped
+    # A second candidate fitting a track at least this share as well as the best one (or the detection
+    # as well from another track) makes the association ambiguous: no identity is carried across it.
+    rival: float = 0.5
+    overlap: float = 0.3  # faces covering this share of the smaller one overlap: ambiguous as well
+    carry_misses: int = 2  # detections in a row a track may miss and keep its identity (one match restores it)
+    # Another clear face within this fraction of a face's size around it is near: such faces are
+    # recognised every ``reverify_near`` detections, and a frontal view below ``near_reject_below``
+    # counts against the identity (a swap the motion did not show would look like this).
+    near: float = 0.5
+    reverify_near: int = 1
+    near_reject_below: float = 0.4
+    pool_views: int = 3  # recognitions of a segment whose mean embedding may confirm its one match
     # Re-run recognition on an unknown face after this many frames, doubling after each attempt
     # that matches no one, up to ``recheck_unknown_max``.
     recheck_unknown: int = 3

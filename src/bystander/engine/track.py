@@ -1,8 +1,14 @@
 """Keeping faces' identities across frames.
 
-Detections are associated to tracks greedily by overlap (or, for small fast
-faces whose boxes no longer overlap, by centre distance). A track that the
-detector misses is held for a few frames at its last box, grown a little each
+Each track's box is carried forward by its own motion (the box change per frame between its last
+two detections), and detections are associated to tracks greedily by overlap with that prediction
+(or, for small fast faces whose boxes no longer overlap, by centre distance). Closeness to another
+face is no reason to doubt an association; a *rival* is: another detection that would fit the
+track almost as well, or another track that would fit the detection almost as well, or another
+face overlapping this one (one passing in front of the other). Such an association is marked
+``ambiguous``, and the judge carries no identity across it.
+
+A track that the detector misses is held for a few frames at its last box, grown a little each
 frame, so a one-frame miss never shows a face.
 """
 
@@ -14,6 +20,8 @@ import numpy as np
 
 from .face import Face
 
+Box = tuple[float, float, float, float]
+
 
 def iou(a, b) -> float:
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
@@ -21,6 +29,14 @@ def iou(a, b) -> float:
     inter = ix * iy
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
+
+
+def overlap_of_smaller(a, b) -> float:
+    """The share of the smaller box that the other covers."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return ix * iy / smaller if smaller > 0 else 0.0
 
 
 def _similar_size(a, b) -> bool:
@@ -45,24 +61,36 @@ def grow(box, factor: float):
 @dataclass
 class Track:
     id: int
-    box: tuple[float, float, float, float]
-    previous: tuple[float, float, float, float] | None = None  # last frame's box
+    box: Box
+    previous: Box | None = None  # last frame's box
     face: Face | None = None  # this frame's detection, None while held
     born: int = 0  # frame index of the first detection
     misses: int = 0  # frames in a row without a detection
     last_seen: int = 0  # frame index of the latest detection
-    velocity: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # box change per frame
+    velocity: Box = (0.0, 0.0, 0.0, 0.0)  # box change per frame
+    expected: Box | None = None  # where its motion put it on this frame's detection
+    missed: int = 0  # detections it missed before this one (0: seen on the one before)
+    ambiguous: bool = False  # this frame's association had a rival: identity cannot be carried
+    score: float = 0.0  # its latest detection's
 
-    def predicted(self, frame: int) -> tuple[float, float, float, float]:
+    def predicted(self, frame: int) -> Box:
         """Where the face should be at ``frame`` if it kept moving as between its last detections."""
         k = frame - self.last_seen
-        return tuple(b + v * k for b, v in zip(self.box, self.velocity))
+        return tuple(b + v * k for b, v in zip(self.box, self.velocity))  # type: ignore[return-value]
 
 
 class Tracker:
-    def __init__(self, hold: int = 8, min_iou: float = 0.2):
+    def __init__(self, hold: int = 8, min_iou: float = 0.2, rival: float = 0.5, overlap: float = 0.3,
+                 clear: float = 0.0):
+        """``rival``: a second candidate fitting at least this share as well as the best makes the
+        association ambiguous; ``overlap``: faces covering this share of the smaller one overlap.
+        Only faces detected at ``clear`` or more are rivals: a faint detection beside a face is
+        more often a hand or hair than a second face."""
         self.hold = hold
+        self.clear = clear
         self.min_iou = min_iou
+        self.rival = rival
+        self.overlap = overlap
         self.tracks: list[Track] = []
         self._next_id = 1
         self.frame = -1
@@ -75,30 +103,49 @@ class Tracker:
         """A shot cut: whoever is in the new shot starts a track of their own."""
         self.tracks = []
 
+    def _fit(self, expected: Box, last: Box, box: Box) -> float:
+        """How well a detection fits a track: the overlap with where its motion puts it, or with its
+        last box where that fits better (a stop or turn); a small share for centres merely close."""
+        if not _similar_size(last, box):
+            return 0.0
+        o = max(iou(expected, box), iou(last, box))
+        if o >= self.min_iou:
+            return o
+        return self.min_iou / 2 if _close(expected, box) or _close(last, box) else 0.0
+
     def update(self, faces: list[Face], frame: int | None = None) -> tuple[list[Track], list[Track]]:
         """Associate the faces of the next frame (or of ``frame``, the latest one skipped).
         Returns (tracks seen now, tracks held without a detection)."""
         self.frame = self.frame + 1 if frame is None else frame
-        pairs = []
+        expected = [t.predicted(self.frame) if t.misses == 0 else t.box for t in self.tracks]
+        fit = np.zeros((len(self.tracks), len(faces)))
         for ti, t in enumerate(self.tracks):
             for fi, f in enumerate(faces):
-                o = iou(t.box, f.box)
-                if _similar_size(t.box, f.box) and (o >= self.min_iou or _close(t.box, f.box)):
-                    pairs.append((o, ti, fi))
-        pairs.sort(key=lambda p: -p[0])
-        used_t, used_f = set(), set()
+                fit[ti, fi] = self._fit(expected[ti], t.box, f.box)
+        rival_f = np.array([f.score >= self.clear for f in faces], bool)
+        rival_t = np.array([t.score >= self.clear for t in self.tracks], bool)
+        pairs = sorted(((fit[ti, fi], ti, fi) for ti, fi in zip(*np.nonzero(fit))), key=lambda p: -p[0])
+        used_t: set[int] = set()
+        used_f: set[int] = set()
         seen: list[Track] = []
-        for _, ti, fi in pairs:
+        for o, ti, fi in pairs:
             if ti in used_t or fi in used_f:
                 continue
             used_t.add(ti)
             used_f.add(fi)
             t = self.tracks[ti]
+            others_f = np.delete(fit[ti] * rival_f, fi)
+            others_t = np.delete(fit[:, fi] * rival_t, ti)
+            rivals = max(others_f.max(initial=0.0), others_t.max(initial=0.0))
             new = faces[fi].box
+            t.ambiguous = bool(rivals >= self.rival * o) or self._overlapped(faces, fi)
+            t.expected = expected[ti]
+            t.missed = t.misses
             if t.misses == 0:
                 gap = max(1, self.frame - t.last_seen)
-                t.velocity = tuple((n - o) / gap for n, o in zip(new, t.box))
+                t.velocity = tuple((n - b) / gap for n, b in zip(new, t.box))  # type: ignore[assignment]
             t.previous, t.box, t.face, t.misses, t.last_seen = t.box, new, faces[fi], 0, self.frame
+            t.score = faces[fi].score
             seen.append(t)
         held: list[Track] = []
         survivors: list[Track] = []
@@ -115,9 +162,15 @@ class Tracker:
                 survivors.append(t)
         for fi, f in enumerate(faces):
             if fi not in used_f:
-                t = Track(self._next_id, f.box, face=f, born=self.frame, last_seen=self.frame)
+                t = Track(self._next_id, f.box, face=f, born=self.frame, last_seen=self.frame, score=f.score,
+                          ambiguous=self._overlapped(faces, fi))
                 self._next_id += 1
                 seen.append(t)
                 survivors.append(t)
         self.tracks = survivors
         return seen, held
+
+    def _overlapped(self, faces: list[Face], fi: int) -> bool:
+        box = faces[fi].box
+        return any(j != fi and f.score >= self.clear and overlap_of_smaller(box, f.box) >= self.overlap
+                   for j, f in enumerate(faces))
