@@ -20,6 +20,7 @@ its identity afresh, so a bystander never inherits one. Anything else is redacte
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
@@ -51,6 +52,9 @@ class Segment:
     matches: int = 0
     last_match: int = -1
     shown_until: int = _OPEN  # after a withdrawal: the last frame still shown
+    # The latest clear non-match (even turned away) before the segment was confirmed: the frames up
+    # to it are never shown (the track may have followed someone else then, behind or past him).
+    doubted: int = -1
     pooled: np.ndarray | None = field(default=None, repr=False)  # sum of its recognitions' embeddings
     views: int = 0  # recognitions pooled
     pooled_person: str | None = None  # whom the pooled embedding matches
@@ -99,6 +103,19 @@ class _TrackState:
     unmatched: int = 0  # recognitions in a row that were clear non-matches
     clear: bool = False  # detected clearly at least once (else perhaps a hand, a pattern)
     person: str | None = None  # the registered person it last matched, whatever its segment now
+    detections: int = 0
+    first: tuple[int, tuple] = (0, ())  # its first detection: frame index and box
+    backfilled: int = 0  # frames before the first detection covered so far
+
+
+@dataclass
+class Spent:
+    """What the latest detection cost, for a caller that fits the work to the machine."""
+
+    seconds: float = 0.0  # the whole push that detected
+    recognise: float = 0.0  # of which recognition
+    recognised: int = 0  # faces recognised
+    due: int = 0  # faces due for recognition, before the budget
 
 
 @dataclass
@@ -135,9 +152,10 @@ class Judge:
         self.window = window
         self.detect_every = max(1, detect_every) if window else 1
         self.tracker = Tracker(self.config.hold_frames, rival=self.config.rival, overlap=self.config.overlap,
-                               clear=self.config.min_recognition_score)
+                               clear=self.config.min_recognition_score, lasting=self.config.faint_lasting)
         # Faces recognised at most per detection (None: every face due); live sets it from its costs.
         self.recognition_budget: int | None = None
+        self.spent = Spent()
         self._slots: deque[_Slot] = deque()
         self._tracks: dict[int, _TrackState] = {}
         self._count = 0
@@ -168,7 +186,10 @@ class Judge:
             self._new_shot(index)
         self._slots.append(slot)
         if mode is Mode.DETECT:
+            started = time.perf_counter()
+            self.spent = Spent()
             self._detect(slot, analysis_size)
+            self.spent.seconds = time.perf_counter() - started
             self._since_detect = 0
         else:
             self.tracker.skip()
@@ -228,13 +249,21 @@ class Judge:
                 state.since_recognised = 10**9  # a face found again is checked at once
             if state.last_detected >= 0:
                 self._fill_between(t, state, slot.index, carried)
-            elif slot.index > self._shot_start:
-                self._backfill(t, slot.index)
+            else:
+                state.first = (slot.index, t.box)
+            state.clear |= t.face.score >= cfg.min_recognition_score
+            state.detections += 1
+            # A face is covered back to where it came into view; a faint one (perhaps a hand or a
+            # pattern) only a little, until it turns out clear or lasting.
+            backfill = cfg.backfill_frames if state.clear or state.detections >= cfg.faint_lasting \
+                else cfg.faint_hold_frames
+            if backfill > state.backfilled:
+                self._backfill(t.id, state, state.backfilled, backfill)
+                state.backfilled = backfill
             if t.previous is not None and not t.missed and iou(t.previous, t.box) < 0.5:
                 # Moved a lot between two detections: if this was the wrong face to follow, the face
                 # it left is still there. (After a miss, the frames between are covered already.)
                 slot.seen.append(_Seen(t.id, _place(t.previous), Reason.TRAIL))
-            state.clear |= t.face.score >= cfg.min_recognition_score
             if state.segment is None and not t.ambiguous:
                 state.segment = Segment(slot.index)
             state.last_detected = slot.index
@@ -266,6 +295,8 @@ class Judge:
             return state.since_recognised >= (cfg.reverify_near if near else cfg.reverify_every)
         if state.unmatched == 0:
             return True
+        if near:  # beside another face a track may have changed hands unseen: no long waits
+            return state.since_recognised >= cfg.recheck_unknown
         wait = cfg.recheck_unknown << max(0, min(state.unmatched - 1, 8))
         return state.since_recognised >= min(wait, cfg.recheck_unknown_max)
 
@@ -287,11 +318,16 @@ class Judge:
     def _recognise(self, slot: _Slot, candidates: list[_Seen]) -> None:
         cfg = self.config
         due = sorted((s for s in candidates if self._due(self._tracks[s.track], s.near)), key=self._priority)
+        self.spent.due += len(due)
         if self.recognition_budget is not None:
             due = due[:self.recognition_budget]
         if not due:
             return
-        for s, m in zip(due, self.engine.recognise(slot.image, [s.face for s in due])):
+        started = time.perf_counter()
+        matches = self.engine.recognise(slot.image, [s.face for s in due])
+        self.spent.recognise += time.perf_counter() - started
+        self.spent.recognised += len(due)
+        for s, m in zip(due, matches):
             state = self._tracks[s.track]
             state.since_recognised = 0
             s.similarity = m.similarity
@@ -308,6 +344,8 @@ class Judge:
                 continue
             # Only clear non-matches make the next check wait: a near miss is checked again soon.
             state.unmatched = state.unmatched + 1 if m.similarity < cfg.reject_below else 0
+            if m.similarity < cfg.reject_below and not seg.confirmed(cfg.confirm_matches):
+                seg.doubted = slot.index
             s.reason = Reason.UNKNOWN if seg.person is None else Reason.UNCONFIRMED
             # Beside other faces a weaker mismatch already counts against: a swap the motion did not
             # show would look like this.
@@ -354,14 +392,14 @@ class Judge:
             else:
                 slot.seen.append(_Seen(t.id, box, Reason.HELD))
 
-    def _backfill(self, t: Track, index: int) -> None:
-        """A new face was probably there, undetected, in the frames just before, back to the cut."""
-        ghost = _place(t.box)
-        frames = self.config.backfill_frames if t.face.score >= self.config.min_recognition_score \
-            else self.config.faint_hold_frames
+    def _backfill(self, track: int, state: _TrackState, done: int, frames: int) -> None:
+        """A new face was probably there, undetected, in the frames just before its first detection,
+        back to the cut: those from ``done`` to ``frames`` before it are covered now."""
+        index, box = state.first
+        ghost = _place(box)
         for slot in self._slots:
-            if index - frames <= slot.index < index and slot.index >= self._shot_start:
-                slot.seen.append(_Seen(t.id, ghost, Reason.BACKFILL))
+            if index - frames <= slot.index < index - done and slot.index >= self._shot_start:
+                slot.seen.append(_Seen(track, ghost, Reason.BACKFILL))
 
     # Output -------------------------------------------------------------------------------------
     def _final(self, slot: _Slot) -> Judged:
@@ -376,7 +414,7 @@ class Judge:
         decisions = []
         for s in slot.seen:
             seg = s.segment
-            if seg is not None and seg.confirmed(need) and slot.index <= seg.shown_until:
+            if seg is not None and seg.confirmed(need) and seg.doubted < slot.index <= seg.shown_until:
                 decisions.append(Decision(s.face, False, Reason.REGISTERED, s.track, seg.person, s.similarity))
             else:
                 decisions.append(Decision(s.face, True, s.reason, s.track, None, s.similarity))

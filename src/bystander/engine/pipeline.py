@@ -69,6 +69,7 @@ class EngineConfig:
     # patterns and faces in profile alike, and holding each for 8 frames blurred more background
     # than any other rule (Hamilton clip: 0.04 of face-free patches).
     faint_hold_frames: int = 3
+    faint_lasting: int = 3  # detections after which a faint face is taken for one: backfilled in full
     jump_iou: float = 0.3  # a track whose box overlaps where its motion put it by less has jumped
     # A second candidate fitting a track at least this share as well as the best one (or the detection
     # as well from another track) makes the association ambiguous: no identity is carried across it.

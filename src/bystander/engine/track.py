@@ -72,6 +72,7 @@ class Track:
     missed: int = 0  # detections it missed before this one (0: seen on the one before)
     ambiguous: bool = False  # this frame's association had a rival: identity cannot be carried
     score: float = 0.0  # its latest detection's
+    hits: int = 1  # detections so far
 
     def predicted(self, frame: int) -> Box:
         """Where the face should be at ``frame`` if it kept moving as between its last detections."""
@@ -81,13 +82,15 @@ class Track:
 
 class Tracker:
     def __init__(self, hold: int = 8, min_iou: float = 0.2, rival: float = 0.5, overlap: float = 0.3,
-                 clear: float = 0.0):
+                 clear: float = 0.0, lasting: int = 3):
         """``rival``: a second candidate fitting at least this share as well as the best makes the
         association ambiguous; ``overlap``: faces covering this share of the smaller one overlap.
-        Only faces detected at ``clear`` or more are rivals: a faint detection beside a face is
-        more often a hand or hair than a second face."""
+        Only faces detected at ``clear`` or more, or faint ones ``lasting`` detections at least, are
+        rivals: a faint detection that comes and goes beside a face is a hand or hair more often
+        than a second face."""
         self.hold = hold
         self.clear = clear
+        self.lasting = lasting
         self.min_iou = min_iou
         self.rival = rival
         self.overlap = overlap
@@ -122,23 +125,23 @@ class Tracker:
         for ti, t in enumerate(self.tracks):
             for fi, f in enumerate(faces):
                 fit[ti, fi] = self._fit(expected[ti], t.box, f.box)
-        rival_f = np.array([f.score >= self.clear for f in faces], bool)
-        rival_t = np.array([t.score >= self.clear for t in self.tracks], bool)
         pairs = sorted(((fit[ti, fi], ti, fi) for ti, fi in zip(*np.nonzero(fit))), key=lambda p: -p[0])
-        used_t: set[int] = set()
-        used_f: set[int] = set()
+        owner: dict[int, int] = {}  # detection -> track index
+        for _, ti, fi in pairs:
+            if ti not in owner.values() and fi not in owner:
+                owner[fi] = ti
+        # Rivals: clear faces, and faint ones that lasted up to now (a face half hidden behind another).
+        rival_t = np.array([t.score >= self.clear or (t.hits >= self.lasting and t.misses == 0)
+                            for t in self.tracks], bool)
+        rival_f = np.array([f.score >= self.clear or (fi in owner and rival_t[owner[fi]])
+                            for fi, f in enumerate(faces)], bool)
         seen: list[Track] = []
-        for o, ti, fi in pairs:
-            if ti in used_t or fi in used_f:
-                continue
-            used_t.add(ti)
-            used_f.add(fi)
+        for fi, ti in owner.items():
             t = self.tracks[ti]
-            others_f = np.delete(fit[ti] * rival_f, fi)
-            others_t = np.delete(fit[:, fi] * rival_t, ti)
-            rivals = max(others_f.max(initial=0.0), others_t.max(initial=0.0))
+            others = max(np.delete(fit[ti] * rival_f, fi).max(initial=0.0),
+                         np.delete(fit[:, fi] * rival_t, ti).max(initial=0.0))
             new = faces[fi].box
-            t.ambiguous = bool(rivals >= self.rival * o) or self._overlapped(faces, fi)
+            t.ambiguous = bool(others >= self.rival * fit[ti, fi]) or self._overlapped(faces, fi, rival_f)
             t.expected = expected[ti]
             t.missed = t.misses
             if t.misses == 0:
@@ -146,11 +149,12 @@ class Tracker:
                 t.velocity = tuple((n - b) / gap for n, b in zip(new, t.box))  # type: ignore[assignment]
             t.previous, t.box, t.face, t.misses, t.last_seen = t.box, new, faces[fi], 0, self.frame
             t.score = faces[fi].score
+            t.hits += 1
             seen.append(t)
         held: list[Track] = []
         survivors: list[Track] = []
         for ti, t in enumerate(self.tracks):
-            if ti in used_t:
+            if ti in owner.values():
                 survivors.append(t)
                 continue
             t.misses += 1
@@ -161,16 +165,17 @@ class Tracker:
                 held.append(t)
                 survivors.append(t)
         for fi, f in enumerate(faces):
-            if fi not in used_f:
+            if fi not in owner:
                 t = Track(self._next_id, f.box, face=f, born=self.frame, last_seen=self.frame, score=f.score,
-                          ambiguous=self._overlapped(faces, fi))
+                          ambiguous=self._overlapped(faces, fi, rival_f))
                 self._next_id += 1
                 seen.append(t)
                 survivors.append(t)
         self.tracks = survivors
         return seen, held
 
-    def _overlapped(self, faces: list[Face], fi: int) -> bool:
+    def _overlapped(self, faces: list[Face], fi: int, rival: np.ndarray) -> bool:
         box = faces[fi].box
-        return any(j != fi and f.score >= self.clear and overlap_of_smaller(box, f.box) >= self.overlap
+        # Faces of unlike sizes are never taken for each other, however they overlap.
+        return any(j != fi and rival[j] and _similar_size(box, f.box) and overlap_of_smaller(box, f.box) >= self.overlap
                    for j, f in enumerate(faces))

@@ -77,7 +77,7 @@ class Judging:
                 return
             lag = time.monotonic() - pace.due(item.arrival, item.pts)
             action = scheduler.choose(lag, frames.qsize())
-            t0 = time.perf_counter()
+            judge.recognition_budget = scheduler.recognition_budget
             try:
                 for judged in judge.push(item.image, item, modes[action], scheduler.analysis_size):
                     self._judged(judged)
@@ -90,7 +90,8 @@ class Judging:
                 self.stats.count(errors=1)
                 continue
             if action is Action.DETECT:
-                scheduler.detected(time.perf_counter() - t0)
+                spent = judge.spent
+                scheduler.detected(spent.seconds, spent.recognise, spent.recognised, spent.due)
                 if scheduler.reduced:
                     self.stats.count(reduced=1)
                 self.stats.count(detect=1)

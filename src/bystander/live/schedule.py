@@ -39,6 +39,8 @@ def analysis_sizes(width: int, height: int, analysis_size: int) -> tuple[int, ..
 
 # Detections whose median cost decides the analysis size and the stride.
 COST_SAMPLES = 5
+# Faces recognised per detection before recognition has been timed on this stream.
+FIRST_RECOGNITION_BUDGET = 2
 
 
 class Action(enum.Enum):
@@ -91,7 +93,11 @@ class Scheduler:
         # The latest detections' seconds, as if at the current size. Their median is the cost: one
         # slow detection (a stream's first, the machine busy for a moment) moves nothing.
         self._costs: collections.deque[float] = collections.deque(maxlen=COST_SAMPLES)
+        self._face_costs: collections.deque[float] = collections.deque(maxlen=COST_SAMPLES)  # per face recognised
+        self._due: collections.deque[int] = collections.deque(maxlen=COST_SAMPLES)  # faces due per detection
         self._since = 10**9  # frames since the last detection
+        # Faces the judge may recognise per detection: what fits the stride's time beside detection.
+        self.recognition_budget = FIRST_RECOGNITION_BUDGET
 
     @property
     def analysis_size(self) -> int | None:
@@ -122,28 +128,45 @@ class Scheduler:
         self._since = 0
         return Action.DETECT
 
-    def detected(self, seconds: float) -> None:
-        """Feed back what a detection cost. Over a frame's share, detection moves to a smaller copy
-        first and skips frames only there; it moves back when the larger size would fit with room
-        to spare (its cost estimated by area, which overstates the part recognition takes). Both
-        wait for ``COST_SAMPLES`` detections: until then a slow engine is caught by lateness alone."""
-        self._costs.append(seconds)
-        if self._fixed is not None or len(self._costs) < COST_SAMPLES:
-            return
-        cost = statistics.median(self._costs)
-        limit = self.budget.interval * self.budget.share
-        if cost > limit and self._level + 1 < len(self._sizes):
-            cost = self._resize(self._level + 1)
-        elif self._level > 0 and cost * self._area(self._level - 1, self._level) < 0.7 * limit:
-            cost = self._resize(self._level - 1)
-        self.stride = max(1, min(self.budget.max_stride, math.ceil(cost / limit)))
+    def detected(self, seconds: float, recognise: float = 0.0, recognised: int = 0, due: int = 0) -> None:
+        """Feed back what a detection cost: ``seconds`` in all, ``recognise`` of it on ``recognised``
+        faces, of ``due`` that were due. Detection and recognition are costed apart, so that a crowd
+        makes recognition wait its turn (the judge orders it) instead of making detection coarser.
 
-    def _resize(self, level: int) -> float:
-        """Move detection to ``level``; the costs seen are rescaled to it. Returns their median."""
+        Over a frame's share, detection moves to a smaller copy first and skips frames only there;
+        it moves back when the larger size would fit with room to spare (its cost estimated by
+        area). Both wait for ``COST_SAMPLES`` detections: until then a slow engine is caught by
+        lateness alone. The recognition budget is what the stride's time leaves beside detection,
+        one face at least, so that a registered person is never starved of recognition."""
+        self._costs.append(max(0.0, seconds - recognise))
+        if recognised:
+            self._face_costs.append(recognise / recognised)
+        self._due.append(due)
+        limit = self.budget.interval * self.budget.share
+        if self._fixed is None and len(self._costs) >= COST_SAMPLES:
+            cost = statistics.median(self._costs) + self._least_recognition()
+            if cost > limit and self._level + 1 < len(self._sizes):
+                self._resize(self._level + 1)
+            elif (self._level > 0 and statistics.median(self._costs) * self._area(self._level - 1, self._level)
+                  + self._least_recognition() < 0.7 * limit):
+                self._resize(self._level - 1)
+            cost = statistics.median(self._costs) + self._least_recognition()
+            self.stride = max(1, min(self.budget.max_stride, math.ceil(cost / limit)))
+        if self._face_costs:
+            spare = self.stride * limit - statistics.median(self._costs)
+            self.recognition_budget = max(1, math.floor(spare / statistics.median(self._face_costs)))
+
+    def _least_recognition(self) -> float:
+        """Seconds of the one face each detection recognises whenever any is due."""
+        if not self._face_costs or not any(self._due):
+            return 0.0
+        return statistics.median(self._face_costs)
+
+    def _resize(self, level: int) -> None:
+        """Move detection to ``level``; the costs seen are rescaled to it."""
         scale = self._area(level, self._level)
         self._costs = collections.deque((c * scale for c in self._costs), maxlen=COST_SAMPLES)
         self._level = level
-        return statistics.median(self._costs)
 
     def _area(self, to: int, frm: int) -> float:
         a, b = self._sizes[to], self._sizes[frm]
