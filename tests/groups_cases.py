@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Callable
 
@@ -36,8 +37,10 @@ class Score:
     leak: str = field(default="")
 
     @property
-    def registered_visible(self) -> float:
-        return float(self.visible.split("(")[0])
+    def registered_visible(self) -> Fraction:
+        """Exactly, from the counts: visible registered face-frames / measurable ones."""
+        shown, total = self.visible.split("(")[1].rstrip(")").split("/")
+        return Fraction(int(shown), int(total))
 
     @property
     def bystander_leaks(self) -> int:

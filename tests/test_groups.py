@@ -5,26 +5,28 @@ Hamilton clip, redacted by the real command and scored by the shared judge again
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import pytest
 
 from conftest import measure
 from groups_cases import CASES, Case, redact_and_score
 
 # Frames where a registered person is unhidden and large enough to recognise: shown in this share.
-REGISTERED_VISIBLE = 0.97
+REGISTERED_VISIBLE = Fraction(97, 100)
 
 # Where a case misses that, by how much and why (measured; each a floor at what the code does):
 EXPECTED = {
     # He turns his face down, half hidden behind a boy's head, from frame 23 to 46: every view of him
     # there reads 0.01-0.25 against his registration, a stranger's range, and no identity is shown on
     # such evidence. From frame 47 to the end he is shown in every frame.
-    "pedestrians 1080p, the walker in glasses registered": 57 / 82,
+    "pedestrians 1080p, the walker in glasses registered": Fraction(57, 82),
     # As she walks in front of him, his views read 0.39-0.45; beside another face a frontal view under
     # 0.40 counts against his identity, back to his last match: one frame.
-    "crossing, gap 0.1, female in front, male registered": 31 / 32,
+    "crossing, gap 0.1, female in front, male registered": Fraction(31, 32),
     # Her face behind his is still detected clearly for two frames, and a clear detection of a
     # bystander is always redacted, over a registered face too.
-    "crossing, gap 0.1, male in front, male registered": 58 / 60,
+    "crossing, gap 0.1, male in front, male registered": Fraction(58, 60),
 }
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

@@ -140,6 +140,67 @@ def test_recognition_is_spent_on_faces_still_in_doubt():
     assert rec.asked == 2 + 28 // 5  # until confirmed, then every 5th frame
 
 
+class LeftRecogniser(ScriptedRecogniser):
+    """Ana is whoever stands left of x=150; every other face is clearly someone else."""
+
+    def __init__(self):
+        super().__init__([])
+
+    def embed(self, frame, faces):
+        self.asked += len(faces)
+        return np.array([[0.6, 0.8] if f.box[0] < 150 else [0.1, 0.995] for f in faces], np.float32)
+
+
+def test_faces_side_by_side_keep_their_identities():
+    """Two faces a tenth of a face apart, walking together: closeness alone withdraws nothing."""
+    script = [[frontal_face(100 + 2 * i, 20, 150 + 2 * i, 80), frontal_face(155 + 2 * i, 20, 205 + 2 * i, 80)]
+              for i in range(20)]
+    eng = Engine(Gallery.from_people({"ana": np.array([[1.0, 0.0]])}), detector=ScriptedDetector(script),
+                 recogniser=LeftRecogniser())
+    out = run(Judge(eng, window=10), 20)
+    ana = [[d for d in j.decisions if d.face.box[0] < 150] for j in out]
+    other = [[d for d in j.decisions if d.face.box[0] >= 155] for j in out]
+    assert all(not d.redact for ds in ana for d in ds)
+    assert all(d.redact for ds in other for d in ds)
+
+
+class PoolingRecogniser(ScriptedRecogniser):
+    """Views of Ana each off in another direction: one matches (0.55), the others do not (0.45), but
+    their mean points at her."""
+
+    def __init__(self):
+        super().__init__([])
+        self.views = [[0.55, 0.835], [0.45, -0.893], [0.45, 0.893], [0.45, -0.893]]
+
+    def embed(self, frame, faces):
+        self.asked += len(faces)
+        return np.array([self.views.pop(0) for _ in faces], np.float32)
+
+
+def test_pooled_views_confirm_what_one_match_alone_does_not():
+    script = [[frontal_face(100, 20, 150, 80)] for _ in range(4)]
+    pooled = Engine(Gallery.from_people({"ana": np.array([[1.0, 0.0]])}), detector=ScriptedDetector(list(script)),
+                    recogniser=PoolingRecogniser())
+    assert shown(run(Judge(pooled, window=8), 4)) == [True] * 4
+    alone = Engine(Gallery.from_people({"ana": np.array([[1.0, 0.0]])}), EngineConfig(pool_views=99),
+                   detector=ScriptedDetector(list(script)), recogniser=PoolingRecogniser())
+    assert shown(run(Judge(alone, window=8), 4)) == [False] * 4
+
+
+def test_in_a_crowd_the_recognition_budget_goes_to_the_registered_person_first():
+    crowd = [frontal_face(200 + 60 * k, 20, 250 + 60 * k, 80) for k in range(10)]
+    script = [[*crowd, frontal_face(100, 20, 150, 80)] for _ in range(30)]
+    eng = Engine(Gallery.from_people({"ana": np.array([[1.0, 0.0]])}), detector=ScriptedDetector(script),
+                 recogniser=LeftRecogniser())
+    judge = Judge(eng, window=10)
+    judge.recognition_budget = 2
+    out = run(judge, 30)
+    assert eng.recogniser.asked <= 2 * 30
+    # New faces first, two a frame; once she matched, she comes before the crowd's rechecks.
+    assert all(not d.redact for j in out for d in j.decisions if d.face.box[0] == 100)
+    assert all(d.redact for j in out for d in j.decisions if d.face.box[0] >= 200)
+
+
 # Real faces over a real background ---------------------------------------------------------------
 
 def _crop(engine, path, height):

@@ -46,8 +46,12 @@ def add_parser(sub) -> None:
     p.add_argument("--delay", type=float, default=0.5, metavar="SECONDS",
                    help="how far the output runs behind the input, the judge's look-ahead; 0 judges frame "
                         "by frame (default %(default)s: YouTube and Twitch add seconds of their own)")
-    p.add_argument("--detect-every", type=int, choices=(1, 2), metavar="N",
-                   help="run the detector on every Nth frame, tracking in between (default: adapt to the machine)")
+    p.add_argument("--detect-every", type=int, choices=(1, 2, 3, 4), metavar="N",
+                   help="run the detector on every Nth frame, placing faces between detections (default: adapt "
+                        "to the machine)")
+    p.add_argument("--max-height", type=int, metavar="PIXELS",
+                   help="send the stream at most this high, scaled down from the publisher's (e.g. 720 where "
+                        "the machine cannot keep up with 1080p; default: the publisher's own)")
     p.add_argument("--analysis-size", type=int, default=1280, metavar="PIXELS",
                    help="longest side the detector sees; larger finds smaller faces in big frames but costs "
                         "more (default %(default)s)")
@@ -86,8 +90,10 @@ def run(args) -> int:
 
     if not 0 <= args.delay <= 10:
         raise BystanderError(f"--delay {args.delay:g}: must be between 0 and 10 seconds")
+    if args.max_height is not None and not 144 <= args.max_height <= 4320:
+        raise BystanderError(f"--max-height {args.max_height}: must be between 144 and 4320 pixels")
     options = RelayOptions(destinations=args.to, record=args.record, kbps=args.bitrate, stride=args.detect_every,
-                           delay=args.delay)
+                           delay=args.delay, max_height=args.max_height)
     with RtmpIngest(listen, key) as ingest:
         relay = Relay(engine, RtmpSource(ingest, first_wait=args.wait, grace=args.grace), options, on_status)
         print(f"bystander: publish to rtmp://{listen.host}:{ingest.server.port}/{listen.app} "

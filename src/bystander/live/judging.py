@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -19,7 +19,7 @@ from ..engine import Engine
 from ..engine.judge import Judge, Judged, Mode
 from ..engine.report import PrivacyReport
 from .schedule import Action, Budget, Pace, Scheduler, analysis_sizes
-from .stats import LiveStats
+from .stats import Analysis, LiveStats
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +57,10 @@ class Judging:
         ``SESSION_END`` the frames still in the window go out at once (not after the grace period)
         and a new judge takes the next session."""
         self._out = judged_out
-        scheduler = Scheduler(self.budget, self.stride,
+        budget = replace(self.budget, max_stride=max(1, min(self.budget.max_stride, self.window // 3)))
+        scheduler = Scheduler(budget, self.stride,
                               analysis_sizes(self.size[0], self.size[1], self.engine.config.analysis_size))
+        self.scheduler = scheduler
         judge = Judge(self.engine, window=self.window)
         pace = Pace()
         modes = {Action.DETECT: Mode.DETECT, Action.COAST: Mode.SKIP, Action.BLANK: Mode.BLANK}
@@ -92,6 +94,8 @@ class Judging:
             if action is Action.DETECT:
                 spent = judge.spent
                 scheduler.detected(spent.seconds, spent.recognise, spent.recognised, spent.due)
+                self.stats.analysis = Analysis(scheduler.analysis_size or max(self.size), max(self.size),
+                                               scheduler.stride, scheduler.recognition_budget)
                 if scheduler.reduced:
                     self.stats.count(reduced=1)
                 self.stats.count(detect=1)

@@ -48,6 +48,7 @@ class RelayOptions:
     max_delay: float = 0.25  # a frame not analysed this long after it arrived is redacted whole
     delay: float = 0.5  # how far the output runs behind the input: the judge's look-ahead
     stride: int | None = None  # frames per detection; None adapts to the machine
+    max_height: int | None = None  # frames higher than this are scaled down to it before anything else
 
 
 class Relay:
@@ -109,6 +110,8 @@ class Relay:
     def _video(self, v: Video) -> None:
         if not self._ready.is_set():
             h, w = v.image.shape[:2]
+            if self.options.max_height and h > self.options.max_height:
+                w, h = round(w * self.options.max_height / h / 2) * 2, self.options.max_height
             session = self._session or Session(DEFAULT_RATE, None)
             self._open_outputs(w, h, session.rate, session.audio() if session.audio else None)
         image = v.image

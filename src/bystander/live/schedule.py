@@ -53,8 +53,10 @@ class Action(enum.Enum):
 class Budget:
     interval: float  # seconds per frame at the input's nominal rate
     max_delay: float = 0.25  # a frame older than this when its turn comes is blanked
-    max_stride: int = 2  # at most this many frames per detection (the relay holds a coasted frame
-    # until the next detection, to cover faces that entered on it: one frame of added latency at most)
+    # At most this many frames per detection. The judge places a face between the detections around
+    # a skipped frame, inside its look-ahead, so a longer stride adds no latency while the look-ahead
+    # holds it; the relay caps it at a third of the look-ahead.
+    max_stride: int = 4
     share: float = 0.95  # of a frame interval that detection may take on average
 
 

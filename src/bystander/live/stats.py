@@ -6,6 +6,7 @@ import collections
 import os
 import threading
 import time
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -27,6 +28,29 @@ class RateMeter:
         return len(self._times) / self.window
 
 
+@dataclass(frozen=True)
+class Analysis:
+    """How much the relay currently looks at: what the machine's measured capacity allows."""
+
+    size: int  # longest side the detector sees
+    frame_size: int  # the frames' own longest side
+    stride: int  # frames per detection
+    recognition_budget: int  # faces recognised per detection at most
+
+    def limit(self) -> str | None:
+        """The streamer's sentence when the machine is the limit, else None."""
+        if self.stride == 1 and self.size >= min(self.frame_size, 1280):
+            return None
+        every = "every frame" if self.stride == 1 else f"every {_ORDINAL.get(self.stride, f'{self.stride}th')} frame"
+        smaller = f", on a {self.size} px copy" if self.size < min(self.frame_size, 1280) else ""
+        return f"this machine keeps up by looking for faces in {every}{smaller}"
+
+
+_ORDINAL = {2: "2nd", 3: "3rd"}
+# Blanked frames within this many seconds make the status say the machine cannot keep up.
+BLANK_WINDOW = 5.0
+
+
 class LiveStats:
     def __init__(self):
         self._lock = threading.Lock()
@@ -37,12 +61,24 @@ class LiveStats:
         # frames, detect (of which reduced: on a smaller copy), coast, blank, errors, faces_redacted, faces_kept
         self.counts = collections.Counter()
         self._latency: collections.deque = collections.deque(maxlen=3000)
+        self.blanks = RateMeter(BLANK_WINDOW)
+        self.analysis: Analysis | None = None
         self._all_latency: list[float] = []
         self.ingest = "waiting"
 
     def count(self, **deltas: int) -> None:
         with self._lock:
             self.counts.update(deltas)
+        if deltas.get("blank"):
+            self.blanks.tick()
+
+    def machine(self, now: float) -> str | None:
+        """Whether this machine is the limit, in the streamer's words."""
+        if self.blanks.rate(now) > 0:
+            hint = "; sending at 720p (--max-height 720) would fit" \
+                if self.analysis and self.analysis.frame_size > 1280 else ""
+            return f"this machine cannot keep up: some frames are sent blurred whole{hint}"
+        return self.analysis.limit() if self.analysis else None
 
     def latency(self, seconds: float) -> None:
         with self._lock:
@@ -73,6 +109,8 @@ class LiveStats:
             "cpu_share": round((time.process_time() - self._cpu0) / max(wall, 1e-6) / _cores(), 3),
             **{k: counts.get(k, 0) for k in ("frames", "detect", "reduced", "coast", "blank", "errors",
                                              "faces_redacted", "faces_kept")},
+            "analysis": asdict(self.analysis) if self.analysis else None,
+            "machine": self.machine(now),
             "destinations": [d.status() for d in destinations],
         }
 
@@ -82,9 +120,10 @@ def status_line(s: dict) -> str:
     dests = ", ".join(f"{d['destination']}: {d['state']}" + (f" in {d['retry_in_s']:.0f} s" if "retry_in_s" in d else "")
                       for d in s["destinations"])
     degraded = s["reduced"] + s["coast"] + s["blank"]
+    machine = f" | {s['machine']}" if s.get("machine") else ""
     return (f"ingest {s['ingest']} | in {s['fps_in']:.1f} fps, out {s['fps_out']:.1f} fps | {lat} | "
             f"faces {s['faces_redacted']} redacted, {s['faces_kept']} kept | "
-            f"degraded {degraded}, blanked {s['blank']} | {dests}")
+            f"degraded {degraded}, blanked {s['blank']}{machine} | {dests}")
 
 
 def _cores() -> int:

@@ -37,8 +37,9 @@ function statusText(ls) {
   if (ls.error) return `Stopped: ${ls.error}`;
   if (!ls.running) return "Not live.";
   if (!s) return "Starting…";
+  const machine = s.machine ? `. ${s.machine[0].toUpperCase()}${s.machine.slice(1)}.` : "";
   return `${s.ingest}: in ${s.fps_in} fps, out ${s.fps_out} fps, ${s.latency_ms_p50 ?? "-"} ms behind the input ` +
-         `(${s.delay_s} s of it look-ahead)`;
+         `(${s.delay_s} s of it look-ahead)${machine}`;
 }
 
 function renderDestinations(ls) {
