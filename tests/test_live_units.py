@@ -51,6 +51,7 @@ def test_scheduler_never_coasts_too_long_and_blanks_late_frames():
     assert s.choose(0.01, backlog=0) is Action.DETECT  # tracks are stale after a blanked frame
     # A burst handed over at once and paced by ``Pace``: frames queued behind one not yet due are
     # detected; once it is due, a queue is a reason to coast again.
+    s = Scheduler(Budget(interval=1 / 30, max_delay=0.25, max_stride=3))
     assert [s.choose(-0.2, backlog=20) for _ in range(3)] == [Action.DETECT] * 3
     assert [s.choose(0.01, backlog=5) for _ in range(2)] == [Action.COAST, Action.COAST]
 
@@ -176,3 +177,20 @@ def test_the_streamer_is_told_when_the_machine_is_the_limit():
     assert stats.machine(time.monotonic()) == "this machine keeps up by looking for faces in every 2nd frame"
     stats.count(frames=1, blank=1)
     assert "cannot keep up" in stats.machine(time.monotonic())
+
+
+def test_frames_too_late_to_judge_make_detection_sparser_until_the_machine_has_room_again():
+    """Late frames show load the costs do not (the encoder, other programs): each step of lateness
+    adds a frame to the stride, past the longest stride the smaller copy; calm brings it back."""
+    from bystander.live.schedule import RELIEF_FRAMES
+
+    s = Scheduler(Budget(interval=1 / 30, max_stride=4), sizes=(1280, 960))
+    for step in range(2, 5):
+        assert s.choose(0.3, backlog=5) is Action.BLANK
+        assert s.current_stride == step
+        for _ in range(step):
+            s.choose(0.0, backlog=0)
+    assert s.choose(0.3, backlog=5) is Action.BLANK and s.reduced
+    for _ in range(3 * RELIEF_FRAMES):
+        s.choose(0.0, backlog=0)
+    assert s.current_stride == 1

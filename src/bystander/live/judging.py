@@ -57,7 +57,7 @@ class Judging:
         ``SESSION_END`` the frames still in the window go out at once (not after the grace period)
         and a new judge takes the next session."""
         self._out = judged_out
-        budget = replace(self.budget, max_stride=max(1, min(self.budget.max_stride, self.window // 3)))
+        budget = replace(self.budget, max_stride=max(1, min(self.budget.max_stride, self.window // 2)))
         scheduler = Scheduler(budget, self.stride,
                               analysis_sizes(self.size[0], self.size[1], self.engine.config.analysis_size))
         self.scheduler = scheduler
@@ -95,7 +95,7 @@ class Judging:
                 spent = judge.spent
                 scheduler.detected(spent.seconds, spent.recognise, spent.recognised, spent.due)
                 self.stats.analysis = Analysis(scheduler.analysis_size or max(self.size), max(self.size),
-                                               scheduler.stride, scheduler.recognition_budget)
+                                               scheduler.current_stride, scheduler.recognition_budget)
                 if scheduler.reduced:
                     self.stats.count(reduced=1)
                 self.stats.count(detect=1)

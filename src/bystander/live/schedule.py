@@ -41,6 +41,8 @@ def analysis_sizes(width: int, height: int, analysis_size: int) -> tuple[int, ..
 COST_SAMPLES = 5
 # Faces recognised per detection before recognition has been timed on this stream.
 FIRST_RECOGNITION_BUDGET = 2
+# Frames in a row without a late one after which the stride lateness forced comes down by one.
+RELIEF_FRAMES = 90
 
 
 class Action(enum.Enum):
@@ -55,8 +57,8 @@ class Budget:
     max_delay: float = 0.25  # a frame older than this when its turn comes is blanked
     # At most this many frames per detection. The judge places a face between the detections around
     # a skipped frame, inside its look-ahead, so a longer stride adds no latency while the look-ahead
-    # holds it; the relay caps it at a third of the look-ahead.
-    max_stride: int = 4
+    # holds it; the relay caps it at half the look-ahead.
+    max_stride: int = 6
     share: float = 0.95  # of a frame interval that detection may take on average
 
 
@@ -98,6 +100,10 @@ class Scheduler:
         self._face_costs: collections.deque[float] = collections.deque(maxlen=COST_SAMPLES)  # per face recognised
         self._due: collections.deque[int] = collections.deque(maxlen=COST_SAMPLES)  # faces due per detection
         self._since = 10**9  # frames since the last detection
+        # The least stride lateness has forced: what the frame's own costs do not show (the encoder,
+        # the decoder and other programs on the same cores) shows as frames too late to judge.
+        self._floor = 1
+        self._calm = 10**9  # frames since the last late one
         # Faces the judge may recognise per detection: what fits the stride's time beside detection.
         self.recognition_budget = FIRST_RECOGNITION_BUDGET
 
@@ -116,15 +122,20 @@ class Scheduler:
         ``backlog``: frames waiting behind it."""
         b = self.budget
         if lag > b.max_delay:
+            self._late()
             self.blanked()
             return Action.BLANK
+        self._calm += 1
+        if self._calm >= RELIEF_FRAMES and self._floor > 1:
+            self._floor -= 1
+            self._calm = 0
         may_coast = self._since + 1 < b.max_stride
         # Behind by more than a frame: skip detection here to catch up. A frame only a little late
         # (one slow detection before it) is detected still: coasted, it would wait for the next
         # detection anyway, and go out later than its own detection would let it. Frames queued
         # behind one that is not due yet (a burst, paced by ``Pace``) are no sign of falling behind.
         behind = lag > b.interval or (backlog > 1 and lag > 0)
-        if may_coast and (self._since + 1 < self.stride or behind):
+        if may_coast and (self._since + 1 < self.current_stride or behind):
             self._since += 1
             return Action.COAST
         self._since = 0
@@ -155,7 +166,7 @@ class Scheduler:
             cost = statistics.median(self._costs) + self._least_recognition()
             self.stride = max(1, min(self.budget.max_stride, math.ceil(cost / limit)))
         if self._face_costs:
-            spare = self.stride * limit - statistics.median(self._costs)
+            spare = self.current_stride * limit - statistics.median(self._costs)
             self.recognition_budget = max(1, math.floor(spare / statistics.median(self._face_costs)))
 
     def _least_recognition(self) -> float:
@@ -173,6 +184,22 @@ class Scheduler:
     def _area(self, to: int, frm: int) -> float:
         a, b = self._sizes[to], self._sizes[frm]
         return 1.0 if a is None or b is None else (a / b) ** 2
+
+    @property
+    def current_stride(self) -> int:
+        """Frames per detection now: what the costs ask, or more where frames came too late."""
+        return min(self.budget.max_stride, max(self.stride, self._floor))
+
+    def _late(self) -> None:
+        """A frame came too late to judge: one step less work, at most once a stride, since the
+        frames queued behind it are late for the same reason. Past the longest stride, the smaller copy."""
+        if self._calm < self.current_stride:
+            return
+        self._calm = 0
+        if self._floor < self.budget.max_stride:
+            self._floor = max(self._floor, self.stride) + 1
+        elif self._fixed is None and self._level + 1 < len(self._sizes):
+            self._resize(self._level + 1)
 
     def blanked(self) -> None:
         """After a blanked frame (late, or the engine failed) tracks are stale: the next frame detects."""
