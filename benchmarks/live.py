@@ -30,6 +30,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+from groups_cases import walker_crop  # noqa: E402
 from live_harness import (FRAME, Bystander, Destination, build_looped_input, circular, publish,  # noqa: E402
                           small_grey, video_times)
 
@@ -97,14 +98,6 @@ def sharp_faces(clip: Path, size, recording: Path, loop_s: float) -> tuple[int, 
             checked += verdict != "UNMEASURABLE"
             visible += verdict == "VISIBLE"
     return checked, visible
-
-
-def walker_crop(path: Path) -> Path:
-    """The man in glasses and a black jacket, cut from the pedestrian clip's last frame."""
-    with av.open(str(PEDESTRIANS)) as c:
-        last = [f for f in c.decode(video=0)][-1].to_ndarray(format="bgr24")
-    cv2.imwrite(str(path), last[560:900, 1060:1400])
-    return path
 
 
 def run(name, clip, size, register, seconds, tmp: Path, extra_args=()) -> dict:

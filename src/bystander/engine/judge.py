@@ -12,10 +12,12 @@ future of every frame it decides:
   it: once ``confirm_matches`` recognitions agree on a registered person, the whole segment is
   shown, including its frames before confirmation that are still in the window.
 
-A segment ends where the track's identity can no longer be carried: a shot cut, a frame the
-detector missed it, a jump, another clear face crossing it, or a confident non-match on a clear,
-frontal view (then the frames since its last match are redacted too). What comes after must earn
-its identity afresh, so a bystander never inherits one. Anything else is redacted.
+A segment ends where the track's identity can no longer be carried: a shot cut, a jump, an
+association the tracker found ambiguous (a rival fitting nearly as well, faces overlapping), the
+face lost for more than a short miss, or a confident non-match on a clear, frontal view (then the
+frames since its last match are redacted too). Closeness to other faces ends nothing; it makes the
+face checked more often. What comes after must earn its identity afresh, so a bystander never
+inherits one. Anything else is redacted.
 """
 
 from __future__ import annotations
