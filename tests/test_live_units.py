@@ -51,7 +51,6 @@ def test_scheduler_never_coasts_too_long_and_blanks_late_frames():
     assert s.choose(0.01, backlog=0) is Action.DETECT  # tracks are stale after a blanked frame
     # A burst handed over at once and paced by ``Pace``: frames queued behind one not yet due are
     # detected; once it is due, a queue is a reason to coast again.
-    s = Scheduler(Budget(interval=1 / 30, max_delay=0.25, max_stride=3))
     assert [s.choose(-0.2, backlog=20) for _ in range(3)] == [Action.DETECT] * 3
     assert [s.choose(0.01, backlog=5) for _ in range(2)] == [Action.COAST, Action.COAST]
 
@@ -144,53 +143,15 @@ def test_the_look_ahead_leaves_one_frame_of_the_delay_for_encoding_and_sending()
     assert look_ahead(0.0, 30) == 0
 
 
-def test_recognition_waits_its_turn_in_a_crowd_instead_of_making_detection_coarser():
-    """Detection 15 ms, recognition 10 ms a face, 20 faces due: detection stays on every frame at full
-    size, and the judge may recognise the one face that fits beside it (never none)."""
-    s = Scheduler(Budget(interval=1 / 30), sizes=(1280, 960))
-    for _ in range(COST_SAMPLES + 2):
-        assert s.choose(0.0, backlog=0) is Action.DETECT
-        s.detected(0.015 + 0.010 * s.recognition_budget, 0.010 * s.recognition_budget, s.recognition_budget, 20)
-    assert s.stride == 1 and not s.reduced
-    assert s.recognition_budget == 1  # (31.7 - 15) ms left: one face of 10 ms
-    for _ in range(COST_SAMPLES):  # smaller faces, a lighter scene: room for more recognitions
-        s.detected(0.010 + 0.005, 0.005, 1, 20)
-    assert s.recognition_budget == 4  # (31.7 - 10) ms left: four faces of 5 ms
-
-
-def test_a_slow_machine_strides_up_to_a_third_of_the_look_ahead():
-    s = Scheduler(Budget(interval=1 / 30, max_stride=4), sizes=(1280, 960))
-    for _ in range(3 * COST_SAMPLES):
-        if s.choose(0.0, backlog=0) is Action.DETECT:
-            s.detected(0.100 if s.analysis_size == 1280 else 0.090)
-    assert s.reduced and s.stride == 3  # 90 ms a detection at 960 px: every 3rd frame
-
-
 def test_the_streamer_is_told_when_the_machine_is_the_limit():
     from bystander.live.stats import Analysis, LiveStats
 
-    assert Analysis(1280, 1280, 1, 3).limit() is None
-    assert Analysis(1280, 1920, 1, 3).limit() is None  # 1080p is always analysed at 1280
-    assert Analysis(960, 1280, 3, 1).limit() == "this machine keeps up by looking for faces in every 3rd frame, on a 960 px copy"
+    assert Analysis(1280, 1280, 1).limit() is None
+    assert Analysis(1280, 1920, 1).limit() is None  # 1080p is always analysed at 1280
+    assert Analysis(960, 1280, 3).limit() == "this machine keeps up by looking for faces in every 3rd frame, on a 960 px copy"
     stats = LiveStats()
-    stats.analysis = Analysis(1280, 1280, 2, 2)
+    stats.analysis = Analysis(1280, 1280, 2)
     assert stats.machine(time.monotonic()) == "this machine keeps up by looking for faces in every 2nd frame"
     stats.count(frames=1, blank=1)
     assert "cannot keep up" in stats.machine(time.monotonic())
 
-
-def test_frames_too_late_to_judge_make_detection_sparser_until_the_machine_has_room_again():
-    """Late frames show load the costs do not (the encoder, other programs): each step of lateness
-    adds a frame to the stride, past the longest stride the smaller copy; calm brings it back."""
-    from bystander.live.schedule import RELIEF_FRAMES
-
-    s = Scheduler(Budget(interval=1 / 30, max_stride=4), sizes=(1280, 960))
-    for step in range(2, 5):
-        assert s.choose(0.3, backlog=5) is Action.BLANK
-        assert s.current_stride == step
-        for _ in range(step):
-            s.choose(0.0, backlog=0)
-    assert s.choose(0.3, backlog=5) is Action.BLANK and s.reduced
-    for _ in range(3 * RELIEF_FRAMES):
-        s.choose(0.0, backlog=0)
-    assert s.current_stride == 1

@@ -46,7 +46,7 @@ def add_parser(sub) -> None:
     p.add_argument("--delay", type=float, default=0.5, metavar="SECONDS",
                    help="how far the output runs behind the input, the judge's look-ahead; 0 judges frame "
                         "by frame (default %(default)s: YouTube and Twitch add seconds of their own)")
-    p.add_argument("--detect-every", type=int, choices=(1, 2, 3, 4), metavar="N",
+    p.add_argument("--detect-every", type=int, choices=(1, 2), metavar="N",
                    help="run the detector on every Nth frame, placing faces between detections (default: adapt "
                         "to the machine)")
     p.add_argument("--max-height", type=int, metavar="PIXELS",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -57,8 +57,7 @@ class Judging:
         ``SESSION_END`` the frames still in the window go out at once (not after the grace period)
         and a new judge takes the next session."""
         self._out = judged_out
-        budget = replace(self.budget, max_stride=max(1, min(self.budget.max_stride, self.window // 2)))
-        scheduler = Scheduler(budget, self.stride,
+        scheduler = Scheduler(self.budget, self.stride,
                               analysis_sizes(self.size[0], self.size[1], self.engine.config.analysis_size))
         self.scheduler = scheduler
         judge = Judge(self.engine, window=self.window)
@@ -79,7 +78,6 @@ class Judging:
                 return
             lag = time.monotonic() - pace.due(item.arrival, item.pts)
             action = scheduler.choose(lag, frames.qsize())
-            judge.recognition_budget = scheduler.recognition_budget
             try:
                 for judged in judge.push(item.image, item, modes[action], scheduler.analysis_size):
                     self._judged(judged)
@@ -92,10 +90,9 @@ class Judging:
                 self.stats.count(errors=1)
                 continue
             if action is Action.DETECT:
-                spent = judge.spent
-                scheduler.detected(spent.seconds, spent.recognise, spent.recognised, spent.due)
+                scheduler.detected(judge.spent.seconds)
                 self.stats.analysis = Analysis(scheduler.analysis_size or max(self.size), max(self.size),
-                                               scheduler.current_stride, scheduler.recognition_budget)
+                                               scheduler.stride)
                 if scheduler.reduced:
                     self.stats.count(reduced=1)
                 self.stats.count(detect=1)

@@ -39,10 +39,6 @@ def analysis_sizes(width: int, height: int, analysis_size: int) -> tuple[int, ..
 
 # Detections whose median cost decides the analysis size and the stride.
 COST_SAMPLES = 5
-# Faces recognised per detection before recognition has been timed on this stream.
-FIRST_RECOGNITION_BUDGET = 2
-# Frames in a row without a late one after which the stride lateness forced comes down by one.
-RELIEF_FRAMES = 90
 
 
 class Action(enum.Enum):
@@ -55,10 +51,8 @@ class Action(enum.Enum):
 class Budget:
     interval: float  # seconds per frame at the input's nominal rate
     max_delay: float = 0.25  # a frame older than this when its turn comes is blanked
-    # At most this many frames per detection. The judge places a face between the detections around
-    # a skipped frame, inside its look-ahead, so a longer stride adds no latency while the look-ahead
-    # holds it; the relay caps it at half the look-ahead.
-    max_stride: int = 6
+    max_stride: int = 2  # at most this many frames per detection (the relay holds a coasted frame
+    # until the next detection, to cover faces that entered on it: one frame of added latency at most)
     share: float = 0.95  # of a frame interval that detection may take on average
 
 
@@ -97,15 +91,7 @@ class Scheduler:
         # The latest detections' seconds, as if at the current size. Their median is the cost: one
         # slow detection (a stream's first, the machine busy for a moment) moves nothing.
         self._costs: collections.deque[float] = collections.deque(maxlen=COST_SAMPLES)
-        self._face_costs: collections.deque[float] = collections.deque(maxlen=COST_SAMPLES)  # per face recognised
-        self._due: collections.deque[int] = collections.deque(maxlen=COST_SAMPLES)  # faces due per detection
         self._since = 10**9  # frames since the last detection
-        # The least stride lateness has forced: what the frame's own costs do not show (the encoder,
-        # the decoder and other programs on the same cores) shows as frames too late to judge.
-        self._floor = 1
-        self._calm = 10**9  # frames since the last late one
-        # Faces the judge may recognise per detection: what fits the stride's time beside detection.
-        self.recognition_budget = FIRST_RECOGNITION_BUDGET
 
     @property
     def analysis_size(self) -> int | None:
@@ -122,84 +108,46 @@ class Scheduler:
         ``backlog``: frames waiting behind it."""
         b = self.budget
         if lag > b.max_delay:
-            self._late()
             self.blanked()
             return Action.BLANK
-        self._calm += 1
-        if self._calm >= RELIEF_FRAMES and self._floor > 1:
-            self._floor -= 1
-            self._calm = 0
         may_coast = self._since + 1 < b.max_stride
         # Behind by more than a frame: skip detection here to catch up. A frame only a little late
         # (one slow detection before it) is detected still: coasted, it would wait for the next
         # detection anyway, and go out later than its own detection would let it. Frames queued
         # behind one that is not due yet (a burst, paced by ``Pace``) are no sign of falling behind.
         behind = lag > b.interval or (backlog > 1 and lag > 0)
-        if may_coast and (self._since + 1 < self.current_stride or behind):
+        if may_coast and (self._since + 1 < self.stride or behind):
             self._since += 1
             return Action.COAST
         self._since = 0
         return Action.DETECT
 
-    def detected(self, seconds: float, recognise: float = 0.0, recognised: int = 0, due: int = 0) -> None:
-        """Feed back what a detection cost: ``seconds`` in all, ``recognise`` of it on ``recognised``
-        faces, of ``due`` that were due. Detection and recognition are costed apart, so that a crowd
-        makes recognition wait its turn (the judge orders it) instead of making detection coarser.
-
-        Over a frame's share, detection moves to a smaller copy first and skips frames only there;
-        it moves back when the larger size would fit with room to spare (its cost estimated by
-        area). Both wait for ``COST_SAMPLES`` detections: until then a slow engine is caught by
-        lateness alone. The recognition budget is what the stride's time leaves beside detection,
-        one face at least, so that a registered person is never starved of recognition."""
-        self._costs.append(max(0.0, seconds - recognise))
-        if recognised:
-            self._face_costs.append(recognise / recognised)
-        self._due.append(due)
+    def detected(self, seconds: float) -> None:
+        """Feed back what a detection cost. Over a frame's share, detection moves to a smaller copy
+        first and skips frames only there; it moves back when the larger size would fit with room
+        to spare (its cost estimated by area, which overstates the part recognition takes). Both
+        wait for ``COST_SAMPLES`` detections: until then a slow engine is caught by lateness alone."""
+        self._costs.append(seconds)
+        if self._fixed is not None or len(self._costs) < COST_SAMPLES:
+            return
+        cost = statistics.median(self._costs)
         limit = self.budget.interval * self.budget.share
-        if self._fixed is None and len(self._costs) >= COST_SAMPLES:
-            cost = statistics.median(self._costs) + self._least_recognition()
-            if cost > limit and self._level + 1 < len(self._sizes):
-                self._resize(self._level + 1)
-            elif (self._level > 0 and statistics.median(self._costs) * self._area(self._level - 1, self._level)
-                  + self._least_recognition() < 0.7 * limit):
-                self._resize(self._level - 1)
-            cost = statistics.median(self._costs) + self._least_recognition()
-            self.stride = max(1, min(self.budget.max_stride, math.ceil(cost / limit)))
-        if self._face_costs:
-            spare = self.current_stride * limit - statistics.median(self._costs)
-            self.recognition_budget = max(1, math.floor(spare / statistics.median(self._face_costs)))
+        if cost > limit and self._level + 1 < len(self._sizes):
+            cost = self._resize(self._level + 1)
+        elif self._level > 0 and cost * self._area(self._level - 1, self._level) < 0.7 * limit:
+            cost = self._resize(self._level - 1)
+        self.stride = max(1, min(self.budget.max_stride, math.ceil(cost / limit)))
 
-    def _least_recognition(self) -> float:
-        """Seconds of the one face each detection recognises whenever any is due."""
-        if not self._face_costs or not any(self._due):
-            return 0.0
-        return statistics.median(self._face_costs)
-
-    def _resize(self, level: int) -> None:
-        """Move detection to ``level``; the costs seen are rescaled to it."""
+    def _resize(self, level: int) -> float:
+        """Move detection to ``level``; the costs seen are rescaled to it. Returns their median."""
         scale = self._area(level, self._level)
         self._costs = collections.deque((c * scale for c in self._costs), maxlen=COST_SAMPLES)
         self._level = level
+        return statistics.median(self._costs)
 
     def _area(self, to: int, frm: int) -> float:
         a, b = self._sizes[to], self._sizes[frm]
         return 1.0 if a is None or b is None else (a / b) ** 2
-
-    @property
-    def current_stride(self) -> int:
-        """Frames per detection now: what the costs ask, or more where frames came too late."""
-        return min(self.budget.max_stride, max(self.stride, self._floor))
-
-    def _late(self) -> None:
-        """A frame came too late to judge: one step less work, at most once a stride, since the
-        frames queued behind it are late for the same reason. Past the longest stride, the smaller copy."""
-        if self._calm < self.current_stride:
-            return
-        self._calm = 0
-        if self._floor < self.budget.max_stride:
-            self._floor = max(self._floor, self.stride) + 1
-        elif self._fixed is None and self._level + 1 < len(self._sizes):
-            self._resize(self._level + 1)
 
     def blanked(self) -> None:
         """After a blanked frame (late, or the engine failed) tracks are stale: the next frame detects."""

@@ -35,7 +35,6 @@ class Analysis:
     size: int  # longest side the detector sees
     frame_size: int  # the frames' own longest side
     stride: int  # frames per detection
-    recognition_budget: int  # faces recognised per detection at most
 
     def limit(self) -> str | None:
         """The streamer's sentence when the machine is the limit, else None."""
