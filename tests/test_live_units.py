@@ -79,6 +79,7 @@ def test_live_command_rejects_bad_arguments_with_one_line(home):
         (["live", "--key", "k", "--to", "rtmp://h/app/x", "--listen", "http://0.0.0.0:1935/live"], "--listen"),
         (["live", "--key", "k", "--to", "http://h/app/secret-dest-key"], "rtmp://"),
         (["live", "--key", "k", "--record", "/no/such/folder/out.mp4"], "does not exist"),
+        (["live", "--key", "k", "--to", "rtmp://h/app/x", "--max-height", "10"], "--max-height"),
     ]
     for args, message in cases:
         proc = run_cli(*args, home=home, env={"BYSTANDER_STREAM_KEY": ""})

@@ -8,8 +8,6 @@ browsers) is transcoded to AAC, which is what YouTube and Twitch take.
 
 from __future__ import annotations
 
-import os
-
 from fractions import Fraction
 
 import av
@@ -17,6 +15,7 @@ import cv2
 import numpy as np
 
 from ..media.frames import yuv420_frame
+from .stats import available_cores
 
 TIME_BASE = Fraction(1, 1000)  # FLV's, and so the whole live path's
 
@@ -46,8 +45,7 @@ class LiveEncoder:
         # 720p, ultrafast: 1080p costs 13.5 ms a frame against 24.5 for superfast, for 3.7 dB less.
         # On one core, decoding and encoding alone would take half of each frame's time at superfast:
         # ultrafast halves the encoder's share there (720p: 7.8 against 16.1 ms a frame).
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        roomy = cores >= 2 and self.width * self.height <= 1280 * 720
+        roomy = available_cores() >= 2 and self.width * self.height <= 1280 * 720
         preset = preset or ("superfast" if roomy else "ultrafast")
         self._null = av.open("/dev/null", "w", format="null")
         self.stream = self._null.add_stream("libx264", rate=rate)

@@ -59,7 +59,6 @@ class Judging:
         self._out = judged_out
         scheduler = Scheduler(self.budget, self.stride,
                               analysis_sizes(self.size[0], self.size[1], self.engine.config.analysis_size))
-        self.scheduler = scheduler
         judge = Judge(self.engine, window=self.window)
         pace = Pace()
         modes = {Action.DETECT: Mode.DETECT, Action.COAST: Mode.SKIP, Action.BLANK: Mode.BLANK}

@@ -105,7 +105,7 @@ class LiveStats:
             "fps_out": round(self.frames_out.rate(now), 2),
             "latency_ms_p50": None if p50 is None else round(p50 * 1000, 1),
             "latency_ms_p95": None if p95 is None else round(p95 * 1000, 1),
-            "cpu_share": round((time.process_time() - self._cpu0) / max(wall, 1e-6) / _cores(), 3),
+            "cpu_share": round((time.process_time() - self._cpu0) / max(wall, 1e-6) / available_cores(), 3),
             **{k: counts.get(k, 0) for k in ("frames", "detect", "reduced", "coast", "blank", "errors",
                                              "faces_redacted", "faces_kept")},
             "analysis": asdict(self.analysis) if self.analysis else None,
@@ -125,5 +125,6 @@ def status_line(s: dict) -> str:
             f"degraded {degraded}, blanked {s['blank']}{machine} | {dests}")
 
 
-def _cores() -> int:
+def available_cores() -> int:
+    """The cores this process may run on."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
