@@ -31,7 +31,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from .cut import is_cut, thumbnail
-from .face import Decision, Face, Reason
+from .face import Decision, Face, Match, Reason
 from .pipeline import Engine
 from .track import Track, Tracker, grow, iou
 
@@ -117,7 +117,12 @@ class Spent:
     seconds: float = 0.0  # the whole push that detected
     recognise: float = 0.0  # of which recognition
     recognised: int = 0  # faces recognised
-    due: int = 0  # faces due for recognition, before the budget
+    due: int = 0  # faces due for recognition, before the deadline
+
+    @property
+    def detect(self) -> float:
+        """The push without its recognitions: what the detection itself cost."""
+        return self.seconds - self.recognise
 
 
 @dataclass
@@ -155,8 +160,11 @@ class Judge:
         self.detect_every = max(1, detect_every) if window else 1
         self.tracker = Tracker(self.config.hold_frames, rival=self.config.rival, overlap=self.config.overlap,
                                clear=self.config.min_recognition_score, lasting=self.config.faint_lasting)
-        # Faces recognised at most per detection (None: every face due); live sets it from its costs.
-        self.recognition_budget: int | None = None
+        # When recognitions must end (``time.monotonic()``; None: every face due is recognised). Live
+        # sets it from its schedule; recognitions past it wait for a later detection, in priority
+        # order, except a registered person's and the first face due.
+        self.recognise_until: float | None = None
+        self._face_seconds = 0.0  # what one recognition costs, a running mean
         self.spent = Spent()
         self._slots: deque[_Slot] = deque()
         self._tracks: dict[int, _TrackState] = {}
@@ -303,13 +311,14 @@ class Judge:
         return state.since_recognised >= min(wait, cfg.recheck_unknown_max)
 
     def _priority(self, s: _Seen) -> tuple[int, int]:
-        """Recognition order when the budget cannot take every face due: first the tracks that are
-        or were someone registered, then faces never recognised (new, or new since an ambiguity),
-        then faces near others, then the rest; the longest unchecked first within each."""
+        """Recognition order when the deadline cannot take every face due: first the tracks that are
+        or were someone registered, then faces that may be (never recognised, or last seen neither a
+        match nor a clear non-match, or new since an ambiguity), then faces near others, then the rest;
+        the longest unchecked first within each."""
         state = self._tracks[s.track]
         if state.person is not None:
             tier = 0
-        elif state.since_recognised >= 10**8:
+        elif state.unmatched == 0 or state.since_recognised >= 10**8:
             tier = 1
         elif s.near:
             tier = 2
@@ -318,49 +327,56 @@ class Judge:
         return tier, -state.since_recognised
 
     def _recognise(self, slot: _Slot, candidates: list[_Seen]) -> None:
-        cfg = self.config
         due = sorted((s for s in candidates if self._due(self._tracks[s.track], s.near)), key=self._priority)
         self.spent.due += len(due)
-        if self.recognition_budget is not None:
-            due = due[:self.recognition_budget]
-        if not due:
+        for k, s in enumerate(due):
+            if k and self._past_deadline() and self._tracks[s.track].person is None:
+                break
+            started = time.monotonic()
+            (m,) = self.engine.recognise(slot.image, [s.face])
+            took = time.monotonic() - started
+            self._face_seconds = took if not self._face_seconds else 0.8 * self._face_seconds + 0.2 * took
+            self.spent.recognise += took
+            self.spent.recognised += 1
+            self._recognised(slot, s, m)
+
+    def _past_deadline(self) -> bool:
+        return self.recognise_until is not None and time.monotonic() + self._face_seconds > self.recognise_until
+
+    def _recognised(self, slot: _Slot, s: _Seen, m: Match) -> None:
+        """What one recognition says about the track it was made on."""
+        cfg = self.config
+        state = self._tracks[s.track]
+        state.since_recognised = 0
+        s.similarity = m.similarity
+        seg = state.segment
+        if m.person is not None:
+            state.unmatched = 0
+            if seg.person not in (None, m.person):
+                self._withdraw(seg, slot.index)
+                seg = state.segment = s.segment = Segment(slot.index)
+            seg.person = state.person = m.person
+            seg.matches += 1
+            seg.last_match = slot.index
+            self._pool(seg, m.embedding)
             return
-        started = time.perf_counter()
-        matches = self.engine.recognise(slot.image, [s.face for s in due])
-        self.spent.recognise += time.perf_counter() - started
-        self.spent.recognised += len(due)
-        for s, m in zip(due, matches):
-            state = self._tracks[s.track]
-            state.since_recognised = 0
-            s.similarity = m.similarity
-            seg = state.segment
-            if m.person is not None:
-                state.unmatched = 0
-                if seg.person not in (None, m.person):
-                    self._withdraw(seg, slot.index)
-                    seg = state.segment = s.segment = Segment(slot.index)
-                seg.person = state.person = m.person
-                seg.matches += 1
-                seg.last_match = slot.index
-                self._pool(seg, m.embedding)
-                continue
-            # Only clear non-matches make the next check wait: a near miss is checked again soon.
-            state.unmatched = state.unmatched + 1 if m.similarity < cfg.reject_below else 0
-            if m.similarity < cfg.reject_below and not seg.confirmed(cfg.confirm_matches):
-                seg.doubted = slot.index
-            s.reason = Reason.UNKNOWN if seg.person is None else Reason.UNCONFIRMED
-            # Beside other faces a weaker mismatch already counts against: a swap the motion did not
-            # show would look like this.
-            against = cfg.near_reject_below if s.near else cfg.reject_below
-            if m.similarity < against and frontal(s.face, cfg.frontal_yaw):
-                # Evidence against: whoever this is, the identity stops here, back to the last match.
-                if seg.person is not None:
-                    self._withdraw(seg, slot.index)
-                s.segment = None
-                s.reason = Reason.UNKNOWN
-                state.segment = Segment(slot.index + 1)
-            else:
-                self._pool(seg, m.embedding)
+        # Only clear non-matches make the next check wait: a near miss is checked again soon.
+        state.unmatched = state.unmatched + 1 if m.similarity < cfg.reject_below else 0
+        if m.similarity < cfg.reject_below and not seg.confirmed(cfg.confirm_matches):
+            seg.doubted = slot.index
+        s.reason = Reason.UNKNOWN if seg.person is None else Reason.UNCONFIRMED
+        # Beside other faces a weaker mismatch already counts against: a swap the motion did not
+        # show would look like this.
+        against = cfg.near_reject_below if s.near else cfg.reject_below
+        if m.similarity < against and frontal(s.face, cfg.frontal_yaw):
+            # Evidence against: whoever this is, the identity stops here, back to the last match.
+            if seg.person is not None:
+                self._withdraw(seg, slot.index)
+            s.segment = None
+            s.reason = Reason.UNKNOWN
+            state.segment = Segment(slot.index + 1)
+        else:
+            self._pool(seg, m.embedding)
 
     def _pool(self, seg: Segment, embedding: np.ndarray | None) -> None:
         seg.pool(embedding)

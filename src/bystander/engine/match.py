@@ -20,8 +20,13 @@ DEFAULT_THRESHOLD = 0.52
 REJECT_BELOW = 0.30
 
 # Below this many pixels (the smaller side of the face box), SFace's 112x112 crop is mostly
-# interpolation and identities blur together: such faces are always bystanders.
-MIN_RECOGNISABLE = 40.0
+# interpolation and identities blur together: such faces are always bystanders. Faces in a 720p
+# stream are often 32-40 px; at 32 px registered people still matched and strangers did not (the
+# measurement is in docs/BENCHMARKS.md).
+MIN_RECOGNISABLE = 32.0
+
+# A registration photo's face needs more: its embedding stands for the person in every later match.
+MIN_REGISTRABLE = 40.0
 
 # Detections scored below this (profiles, motion blur, part of a face) are not recognised either,
 # and stay redacted. On the Hamilton clip every match to the registered face came from a detection

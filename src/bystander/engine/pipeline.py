@@ -17,7 +17,8 @@ from .detect import Detector, YuNet
 from .photo_detect import PhotoPasses, for_photos
 from .runtime import Runtime
 from .face import Decision, Face, Match, Reason
-from .match import DEFAULT_THRESHOLD, MIN_RECOGNISABLE, MIN_RECOGNITION_SCORE, REJECT_BELOW, Gallery
+from .match import (DEFAULT_THRESHOLD, MIN_RECOGNISABLE, MIN_RECOGNITION_SCORE, MIN_REGISTRABLE, REJECT_BELOW,
+                    Gallery)
 from .recognise import SFace
 from .redact import Sticker, Style, redact_frame, redact_region
 
@@ -30,6 +31,7 @@ class EngineConfig:
     analysis_size: int = 1280  # longest side the detector sees; larger frames are downscaled
     match_threshold: float = DEFAULT_THRESHOLD
     min_recognisable: float = MIN_RECOGNISABLE
+    min_registrable: float = MIN_REGISTRABLE
     min_recognition_score: float = MIN_RECOGNITION_SCORE
     everyone: bool = False  # ignore the registry: redact every face
     style: Style = Style.BLUR
@@ -112,7 +114,7 @@ class Engine:
     @property
     def recogniser(self) -> SFace:
         if self._recogniser is None:
-            self._recogniser = SFace()
+            self._recogniser = SFace(self.config.threads, self.config.runtime)
         return self._recogniser
 
     def with_config(self, **changes) -> "Engine":

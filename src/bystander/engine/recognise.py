@@ -11,7 +11,8 @@ import cv2
 import numpy as np
 
 from .face import Face
-from .models import SFACE, ModelError, read_verified, repair_graph
+from .models import SFACE, ModelError, dequantized, read_verified, repair_graph
+from .runtime import OpenVINONet, Runtime, openvino_available
 
 # SFace's reference landmark positions in the 112x112 crop (OpenCV face_recognize.cpp).
 _TEMPLATE = np.array(
@@ -49,13 +50,19 @@ def align(frame: np.ndarray, face: Face) -> np.ndarray:
 
 
 class SFace:
-    """SFace on OpenCV's dnn, which runs this graph about twice as fast as onnxruntime
-    (15 ms against 28 ms per face on one core, identical embeddings)."""
+    """SFace on OpenVINO (its weights dequantised, ``models.dequantized``) where OpenVINO is installed,
+    else on OpenCV's dnn: the same embeddings, OpenVINO about three times as fast
+    (docs/BENCHMARKS.md). Recognition is most of live mode's work in a crowd."""
 
-    def __init__(self):
+    def __init__(self, threads: int = 1, runtime: Runtime = Runtime.AUTO):
         data = repair_graph(read_verified(SFACE))
+        self._net: OpenVINONet | None = None
+        self._dnn = None
+        if runtime is not Runtime.ONNXRUNTIME and openvino_available():
+            self._net = OpenVINONet(SFACE.name, dequantized(data), threads, [1, 3, 112, 112])
+            return
         try:
-            self._net = cv2.dnn.readNetFromONNX(np.frombuffer(data, np.uint8))
+            self._dnn = cv2.dnn.readNetFromONNX(np.frombuffer(data, np.uint8))
         except cv2.error as exc:
             raise ModelError(f"model {SFACE.name}: OpenCV could not load it: {exc}") from exc
 
@@ -66,7 +73,11 @@ class SFace:
         crops = [align(frame, f) for f in faces]
         # SFace was trained on RGB; the model normalises internally.
         blob = cv2.dnn.blobFromImages(crops, 1.0, (112, 112), (0, 0, 0), swapRB=True, crop=False)
-        self._net.setInput(blob)
-        out = self._net.forward().reshape(len(faces), -1)
+        if self._net is not None:
+            # One face a call: a static shape runs faster than a batch of dynamic size.
+            out = np.stack([next(iter(self._net.run(b[None]).values())).reshape(-1) for b in blob])
+        else:
+            self._dnn.setInput(blob)
+            out = self._dnn.forward().reshape(len(faces), -1)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return (out / np.maximum(norms, 1e-12)).astype(np.float32)

@@ -9,13 +9,18 @@ fallback wherever OpenVINO is not installed or cannot load them, and can be chos
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import threading
 from enum import Enum
 from typing import Protocol
 
 import numpy as np
 
+from . import model_cache
 from .models import ModelError, ModelFile, read_verified, repair_graph, session
+
+log = logging.getLogger(__name__)
 
 
 class Runtime(str, Enum):
@@ -43,30 +48,53 @@ class _Onnxruntime:
         return dict(zip(self._names, self._session.run(self._names, {self._input: blob})))
 
 
-class _OpenVINO:
+class OpenVINONet:
     runtime = Runtime.OPENVINO
 
-    def __init__(self, model: ModelFile, threads: int):
+    def __init__(self, name: str, graph: bytes, threads: int, shape: list[int]):
+        """``graph``: verified ONNX bytes; ``shape``: the input's, -1 where it varies."""
         import openvino as ov
 
-        core = ov.Core()
+        cache = model_cache.folder(ov.get_version())
+        marker = cache / f"{hashlib.sha256(graph).hexdigest()[:16]}-{threads}-{'x'.join(map(str, shape))}" \
+            if cache else None
+        if marker is not None and not marker.exists():
+            log.info("preparing the models for this machine, once")
         try:
-            m = core.read_model(repair_graph(read_verified(model)))
-            # One compiled model for every frame size: compiling per size costs ~0.4 s each, and the
-            # dynamic model runs within ~10 % of a static one.
-            m.reshape({m.inputs[0]: ov.PartialShape([1, 3, -1, -1])})
-            compiled = core.compile_model(m, "CPU", {
-                "INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY",
-                # Other threads (decoding, encoding) share these cores: do not pin ours to them.
-                "ENABLE_CPU_PINNING": False,
-            })
+            compiled = self._compile(ov, graph, threads, shape, cache)
         except RuntimeError as exc:  # OpenVINO raises plain RuntimeErrors
-            raise ModelError(f"model {model.name}: OpenVINO could not load it: {exc}") from exc
+            if cache is None:
+                raise ModelError(f"model {name}: OpenVINO could not load it: {exc}") from exc
+            # A damaged cache: compile as if there were none.
+            try:
+                compiled = self._compile(ov, graph, threads, shape, None)
+            except RuntimeError as exc2:
+                raise ModelError(f"model {name}: OpenVINO could not load it: {exc2}") from exc2
+        if marker is not None:
+            try:
+                marker.touch()
+            except OSError:
+                pass
         self._names = [o.get_any_name() for o in compiled.outputs]
         self._compiled = compiled
         # A compiled model may be shared by threads (the web app shares its detector), an infer
         # request may not: one request per thread.
         self._local = threading.local()
+
+    @staticmethod
+    def _compile(ov, graph: bytes, threads: int, shape: list[int], cache):
+        core = ov.Core()
+        if cache is not None:
+            core.set_property({"CACHE_DIR": str(cache)})
+        m = core.read_model(graph, b"")
+        # One compiled model for every input size: compiling per size costs ~0.4 s each, and the
+        # dynamic model runs within ~10 % of a static one.
+        m.reshape({m.inputs[0]: ov.PartialShape(shape)})
+        return core.compile_model(m, "CPU", {
+            "INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY",
+            # Other threads (decoding, encoding) share these cores: do not pin ours to them.
+            "ENABLE_CPU_PINNING": False,
+        })
 
     def run(self, blob: np.ndarray) -> dict[str, np.ndarray]:
         request = getattr(self._local, "request", None)
@@ -92,4 +120,4 @@ def load(float_model: ModelFile, int8_model: ModelFile, threads: int, runtime: R
         return _Onnxruntime(float_model, threads)
     if not openvino_available():
         raise ModelError("runtime openvino: the 'openvino' package is not installed (pip install openvino)")
-    return _OpenVINO(int8_model, threads)
+    return OpenVINONet(int8_model.name, repair_graph(read_verified(int8_model)), threads, [1, 3, -1, -1])

@@ -3,7 +3,8 @@
 Each frame is fed to the judge (``engine.judge.Judge``), which hands it on ``window`` frames later
 with its decisions, for the encoder thread to redact as judged. The scheduler says, from how late
 the engine runs, whether a frame is detected, skipped (placed between the detections around it)
-or, too late to judge, redacted whole.
+or, too late to judge, redacted whole; recognition takes the time a detection leaves before the
+next frame is due, a registered person's first.
 """
 
 from __future__ import annotations
@@ -75,8 +76,10 @@ class Judging:
                     self._judged(judged)
                 judged_out.put(None)
                 return
-            lag = time.monotonic() - pace.due(item.arrival, item.pts)
-            action = scheduler.choose(lag, frames.qsize())
+            due = pace.due(item.arrival, item.pts)
+            action = scheduler.choose(time.monotonic() - due, frames.qsize())
+            # Recognition takes what the detection left of the frames until the next one is due.
+            judge.recognise_until = due + scheduler.stride * self.budget.interval * self.budget.share
             try:
                 for judged in judge.push(item.image, item, modes[action], scheduler.analysis_size):
                     self._judged(judged)
@@ -89,7 +92,7 @@ class Judging:
                 self.stats.count(errors=1)
                 continue
             if action is Action.DETECT:
-                scheduler.detected(judge.spent.seconds)
+                scheduler.detected(judge.spent.detect)
                 self.stats.analysis = Analysis(scheduler.analysis_size or max(self.size), max(self.size),
                                                scheduler.stride)
                 if scheduler.reduced:

@@ -53,7 +53,7 @@ class Budget:
     max_delay: float = 0.25  # a frame older than this when its turn comes is blanked
     max_stride: int = 2  # at most this many frames per detection (the relay holds a coasted frame
     # until the next detection, to cover faces that entered on it: one frame of added latency at most)
-    share: float = 0.95  # of a frame interval that detection may take on average
+    share: float = 0.95  # of a frame interval that detection and recognition may take on average
 
 
 class Pace:
@@ -123,10 +123,11 @@ class Scheduler:
         return Action.DETECT
 
     def detected(self, seconds: float) -> None:
-        """Feed back what a detection cost. Over a frame's share, detection moves to a smaller copy
-        first and skips frames only there; it moves back when the larger size would fit with room
-        to spare (its cost estimated by area, which overstates the part recognition takes). Both
-        wait for ``COST_SAMPLES`` detections: until then a slow engine is caught by lateness alone."""
+        """Feed back what a detection cost, without its recognitions (they take what the detection
+        leaves of the time, and would otherwise read as its cost). Over a frame's share, detection
+        moves to a smaller copy first and skips frames only there; it moves back when the larger size
+        would fit with room to spare (its cost estimated by area). Both wait for ``COST_SAMPLES``
+        detections: until then a slow engine is caught by lateness alone."""
         self._costs.append(seconds)
         if self._fixed is not None or len(self._costs) < COST_SAMPLES:
             return

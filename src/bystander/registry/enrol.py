@@ -23,10 +23,10 @@ def embed_registration_photo(engine: Engine, image: np.ndarray, source: str, lar
             f"{source}: {len(faces)} faces found in this registration photo; use a photo of one person, "
             "or --largest to take the biggest face")
     face = max(faces, key=lambda f: f.width * f.height)
-    if face.size < engine.config.min_recognisable:
+    if face.size < engine.config.min_registrable:
         raise RegistrationError(
             f"{source}: the face is too small to register ({face.size:.0f} px, at least "
-            f"{engine.config.min_recognisable:.0f} px needed)")
+            f"{engine.config.min_registrable:.0f} px needed)")
     return engine.recogniser.embed(image, [face])[0]
 
 

@@ -74,7 +74,7 @@ def check_shot(engine: Engine, image: np.ndarray, pose: Pose = Pose.ANY, registe
     face = faces[0]
     sharp, turn = sharpness(image, face), yaw(face)
     measured = dict(faces=1, size=round(face.size, 1), sharpness=round(sharp, 1), yaw=round(turn, 2))
-    if face.size < engine.config.min_recognisable:
+    if face.size < engine.config.min_registrable:
         return ShotCheck(False, f"the face is too small ({face.size:.0f} px): come closer to the camera.", **measured)
     if sharp < MIN_SHARPNESS:
         return ShotCheck(False, "the face is blurred: hold still, or find more light.", **measured)

@@ -1,0 +1,51 @@
+"""Where OpenVINO keeps the models it compiled, so that a process loads them instead of compiling.
+
+Compiling the detectors and the recogniser costs seconds in every process; OpenVINO's own model
+cache (``CACHE_DIR``) keeps the result. Its blobs are keyed by the model and the compile settings;
+the folder adds the runtime's version and the CPU's name and instruction sets, so that an upgraded
+package or another CPU (an AVX2-only machine beside an AVX-512 one) never loads another's build.
+The cache is an optimisation only: where it cannot be written or read, models are compiled as before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+from pathlib import Path
+
+ENV = "BYSTANDER_CACHE"  # overrides the folder; empty: no cache
+
+
+def base_folder() -> Path | None:
+    if ENV in os.environ:
+        return Path(os.environ[ENV]) if os.environ[ENV] else None
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "bystander"
+
+
+def _cpu() -> str:
+    """The CPU's name and flags, as the kernel reports them (the platform's name elsewhere)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or platform.machine()
+    fields = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    return f"{fields.get('model name', '')}|{fields.get('flags', fields.get('Features', ''))}"
+
+
+def folder(runtime_version: str) -> Path | None:
+    """The cache folder for this runtime on this CPU, created; None where it cannot be."""
+    base = base_folder()
+    if base is None:
+        return None
+    key = hashlib.sha256(f"{runtime_version}|{platform.machine()}|{_cpu()}".encode()).hexdigest()[:16]
+    path = base / "openvino" / key
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return path if os.access(path, os.W_OK | os.X_OK) else None
