@@ -162,7 +162,7 @@ class Judge:
                                clear=self.config.min_recognition_score, lasting=self.config.faint_lasting)
         # When recognitions must end (``time.monotonic()``; None: every face due is recognised). Live
         # sets it from its schedule; recognitions past it wait for a later detection, in priority
-        # order, except a registered person's and the first face due.
+        # order, except a registered person's, and the first face due while the deadline is ahead.
         self.recognise_until: float | None = None
         self._face_seconds = 0.0  # what one recognition costs, a running mean
         self.spent = Spent()
@@ -330,7 +330,8 @@ class Judge:
         due = sorted((s for s in candidates if self._due(self._tracks[s.track], s.near)), key=self._priority)
         self.spent.due += len(due)
         for k, s in enumerate(due):
-            if k and self._past_deadline() and self._tracks[s.track].person is None:
+            # The first face goes before the deadline is weighed, unless the deadline has passed.
+            if self._past_deadline(0.0 if k == 0 else self._face_seconds) and self._tracks[s.track].person is None:
                 break
             started = time.monotonic()
             (m,) = self.engine.recognise(slot.image, [s.face])
@@ -340,8 +341,9 @@ class Judge:
             self.spent.recognised += 1
             self._recognised(slot, s, m)
 
-    def _past_deadline(self) -> bool:
-        return self.recognise_until is not None and time.monotonic() + self._face_seconds > self.recognise_until
+    def _past_deadline(self, ahead: float) -> bool:
+        """Whether the deadline falls within ``ahead`` seconds from now."""
+        return self.recognise_until is not None and time.monotonic() + ahead > self.recognise_until
 
     def _recognised(self, slot: _Slot, s: _Seen, m: Match) -> None:
         """What one recognition says about the track it was made on."""

@@ -61,7 +61,7 @@ class Judging:
         scheduler = Scheduler(self.budget, self.stride,
                               analysis_sizes(self.size[0], self.size[1], self.engine.config.analysis_size))
         judge = Judge(self.engine, window=self.window)
-        pace = Pace()
+        pace, patience = Pace(Pace.WORK_OFF), Pace()
         modes = {Action.DETECT: Mode.DETECT, Action.COAST: Mode.SKIP, Action.BLANK: Mode.BLANK}
         while True:
             item = frames.get()
@@ -69,7 +69,7 @@ class Judging:
                 for judged in judge.flush():
                     self._judged(judged)
                 judge = Judge(self.engine, window=judge.window)
-                pace = Pace()
+                pace, patience = Pace(Pace.WORK_OFF), Pace()
                 continue
             if item is None:
                 for judged in judge.flush():
@@ -77,9 +77,12 @@ class Judging:
                 judged_out.put(None)
                 return
             due = pace.due(item.arrival, item.pts)
-            action = scheduler.choose(time.monotonic() - due, frames.qsize())
+            now = time.monotonic()
+            lag = now - due
+            action = scheduler.choose(lag, frames.qsize(), now - patience.due(item.arrival, item.pts))
             # Recognition takes what the detection left of the frames until the next one is due.
-            judge.recognise_until = due + scheduler.stride * self.budget.interval * self.budget.share
+            judge.recognise_until = due + scheduler.stride * self.budget.interval * self.budget.share \
+                if not scheduler.late(lag) else due
             try:
                 for judged in judge.push(item.image, item, modes[action], scheduler.analysis_size):
                     self._judged(judged)

@@ -53,6 +53,10 @@ class Budget:
     max_delay: float = 0.25  # a frame older than this when its turn comes is blanked
     max_stride: int = 2  # at most this many frames per detection (the relay holds a coasted frame
     # until the next detection, to cover faces that entered on it: one frame of added latency at most)
+    # Frames per detection when the engine runs more than half of ``max_delay`` late (a stream's
+    # start on a slow machine): a longer run of coasted frames, each placed between the detections
+    # around it and covered back to where a face came in, before any frame is blanked.
+    late_stride: int = 4
     share: float = 0.95  # of a frame interval that detection and recognition may take on average
 
 
@@ -61,13 +65,17 @@ class Pace:
     than the stream's own clock (the burst a server hands on at the start of a stream, a network
     catching up). A burst is then judged at the stream's pace instead of being redacted whole for
     having waited behind the frames that came with it; a frame that arrives late is due on arrival.
-    The lead a burst gives (due after arrival) shrinks by ``CATCH_UP`` of each frame's step, so the
-    engine works it off instead of carrying it for the rest of the stream."""
+    The lead a burst gives (due after arrival) shrinks by ``catch_up`` of each frame's step, so the
+    engine works it off instead of carrying it for the rest of the stream. The relay keeps two: the
+    engine works to ``WORK_OFF`` (coasting where it cannot keep that pace), and blanks a frame only
+    when it is late by ``CATCH_UP``."""
 
     MAX_STEP = 1.0  # seconds: a longer step between two frames' timestamps is a gap, not the pace
     CATCH_UP = 0.1  # a burst is due 10 % faster than the stream's pace, until it is worked off
+    WORK_OFF = 0.5  # the pace the engine aims for while it works a burst off
 
-    def __init__(self):
+    def __init__(self, catch_up: float = CATCH_UP):
+        self.catch_up = catch_up
         self._arrival: float | None = None
         self._pts = 0
         self._lead = 0.0
@@ -75,7 +83,7 @@ class Pace:
     def due(self, arrival: float, pts_ms: int) -> float:
         if self._arrival is not None:
             step = min(max(0, pts_ms - self._pts) / 1000, self.MAX_STEP)
-            self._lead = max(0.0, self._lead + (1 - self.CATCH_UP) * step - (arrival - self._arrival))
+            self._lead = max(0.0, self._lead + (1 - self.catch_up) * step - (arrival - self._arrival))
         self._arrival, self._pts = arrival, pts_ms
         return arrival + self._lead
 
@@ -103,14 +111,16 @@ class Scheduler:
         """Whether detection currently runs on a smaller copy than the configured size."""
         return self._level > 0
 
-    def choose(self, lag: float, backlog: int) -> Action:
+    def choose(self, lag: float, backlog: int, overdue: float | None = None) -> Action:
         """``lag``: seconds since this frame was due (``Pace``; negative: not due yet);
-        ``backlog``: frames waiting behind it."""
+        ``backlog``: frames waiting behind it; ``overdue``: seconds since it was due by the patient
+        pace (``Pace.CATCH_UP``; None: ``lag``), which decides whether it is blanked."""
         b = self.budget
-        if lag > b.max_delay:
+        if (lag if overdue is None else overdue) > b.max_delay:
             self.blanked()
             return Action.BLANK
-        may_coast = self._since + 1 < b.max_stride
+        longest = b.late_stride if self.late(lag) else b.max_stride
+        may_coast = self._since + 1 < longest
         # Behind by more than a frame: skip detection here to catch up. A frame only a little late
         # (one slow detection before it) is detected still: coasted, it would wait for the next
         # detection anyway, and go out later than its own detection would let it. Frames queued
@@ -121,6 +131,11 @@ class Scheduler:
             return Action.COAST
         self._since = 0
         return Action.DETECT
+
+    def late(self, lag: float) -> bool:
+        """Whether a frame this late needs all the engine's time for detection: longer runs of
+        coasted frames, and no recognition but a registered person's."""
+        return lag > self.budget.max_delay / 2
 
     def detected(self, seconds: float) -> None:
         """Feed back what a detection cost, without its recognitions (they take what the detection
