@@ -173,7 +173,7 @@ class ScriptedDetector:
     def __init__(self, script):
         self.script = list(script)
 
-    def detect(self, frame, analysis_size=None):
+    def detect(self, frame, analysis_size=None, threshold=None):
         return self.script.pop(0)
 
 

@@ -51,6 +51,17 @@ def test_skipped_frames_place_a_face_between_its_detections():
     assert x1 <= 60 <= 100 <= x2  # where it was halfway: (60, 50, 100, 100)
 
 
+def test_a_fast_face_is_placed_between_its_own_detections_not_the_trail_it_left():
+    # Detection on frames 0, 2, 4; the face moves 25 px (most of its width) between detections, so
+    # frame 2 also covers where it was on frame 0 (a trail). Frame 3 lies between frames 2 and 4.
+    script = [[face(10, 50, 50, 100)], [face(35, 50, 75, 100)], [face(60, 50, 100, 100)]]
+    eng = Engine(config=EngineConfig(everyone=True), detector=ScriptedDetector(script))
+    out = run(Judge(eng, window=4, detect_every=2), 5)
+    (d,) = [d for d in out[3].decisions if d.reason is Reason.INTERPOLATED]
+    x1, _, x2, _ = d.face.box
+    assert x1 <= 47.5 and 87.5 <= x2  # where it was: (47.5, 50, 87.5, 100)
+
+
 def test_a_skipped_frame_no_detection_follows_in_time_is_redacted_whole():
     eng = Engine(config=EngineConfig(everyone=True), detector=ScriptedDetector([[face(50, 50, 90, 100)]] * 2))
     judge = Judge(eng, window=1)

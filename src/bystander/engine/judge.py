@@ -239,7 +239,7 @@ class Judge:
 
     def _detect(self, slot: _Slot, analysis_size: int | None, index: int | None = None) -> None:
         eng, cfg = self.engine, self.config
-        faces = eng.detect(slot.image, analysis_size)
+        faces = eng.detect(slot.image, analysis_size, sequence=True)
         seen, held = self.tracker.update(faces, index)
         alive = {t.id for t in self.tracker.tracks}
         for gone in [k for k in self._tracks if k not in alive]:
@@ -395,8 +395,9 @@ class Judge:
         identity is carried, those frames carry its segment (nothing says it changed there, and a
         short miss is a blink of the detector); elsewhere they stay redacted, at the interpolated
         place instead of the held one."""
+        # Its detection there: not where it was held, nor the trail it left (the place before that).
         before = next((s for slot in self._slots if slot.index == state.last_detected
-                       for s in slot.seen if s.track == t.id and s.reason is not Reason.HELD), None)
+                       for s in slot.seen if s.track == t.id and s.reason not in (Reason.HELD, Reason.TRAIL)), None)
         if before is None:
             return
         span = index - state.last_detected
