@@ -10,7 +10,8 @@ the cores it may use for the bystander process while streaming, frames tracked w
 redacted whole. On the pedestrian clip (faces 20-100 px at 1080p, 13-67 px at 720p), every face of
 20 px or more that the detector finds offline at full resolution in the input is looked for in the
 recorded output: ``faces left sharp`` counts those the shared judge (../shared/eval/score.py) reads
-as still visible.
+as still visible. With the walker registered, ``registered shown`` is the faces kept per frame he is
+in. Run it under ``taskset -c 0`` to see a machine half as fast.
 """
 
 from __future__ import annotations
@@ -154,6 +155,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=120)
     ap.add_argument("--only", choices=[r[0] for r in RUNS])
     ap.add_argument("--analysis-size", type=int, help="passed on to bystander live")
+    ap.add_argument("--detect-every", type=int, choices=(1, 2), help="passed on to bystander live (a fixed stride)")
     a = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory(prefix="bystander-bench-live-") as tmp:
@@ -161,6 +163,7 @@ def main() -> int:
             if a.only and name != a.only:
                 continue
             extra = ["--analysis-size", str(a.analysis_size)] if a.analysis_size else []
+            extra += ["--detect-every", str(a.detect_every)] if a.detect_every else []
             rows.append(run(name, clip, size, register, a.seconds, Path(tmp), extra))
             print(f"done {name}", file=sys.stderr)
     print(f"{'run':12} {'length s':>8} {'fps out':>8} {'worst gap ms':>12} {'p50 ms':>7} {'p95 ms':>7} "

@@ -173,7 +173,7 @@ class ScriptedDetector:
     def __init__(self, script):
         self.script = list(script)
 
-    def detect(self, frame, analysis_size=None, threshold=None):
+    def detect(self, frame, analysis_size=None):
         return self.script.pop(0)
 
 

@@ -126,7 +126,8 @@ class Player:
 class Bystander:
     """``bystander live`` in a subprocess, reading its JSON status lines."""
 
-    def __init__(self, tmp: Path, home: Path, key: str, to: list[str], *extra: str):
+    def __init__(self, tmp: Path, home: Path, key: str, to: list[str], *extra: str, cpus: set[int] | None = None):
+        """``cpus``: the only cores it may run on (a slower machine), None: all of them."""
         self.port = free_port()
         self.stats = tmp / "stats.jsonl"
         self.stderr_path = tmp / "bystander.stderr"
@@ -134,7 +135,8 @@ class Bystander:
                "--listen", f"rtmp://127.0.0.1:{self.port}/live", "--key", key,
                "--stats-json", str(self.stats), *[a for url in to for a in ("--to", url)], *extra]
         self._err = open(self.stderr_path, "w")
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self._err)
+        pin = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self._err, preexec_fn=pin)
         self.ingest_url = f"rtmp://127.0.0.1:{self.port}/live"
         self._wait_listening()
 

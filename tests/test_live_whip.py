@@ -18,6 +18,8 @@ aiortc = pytest.importorskip("aiortc")
 
 FPS = 30
 N = 45
+# The test's own sender asks no STUN server either (aiortc's default is Google's).
+NO_ICE_SERVERS = aiortc.RTCConfiguration(iceServers=[])
 
 
 class _Counter(aiortc.MediaStreamTrack):
@@ -46,7 +48,7 @@ class _Counter(aiortc.MediaStreamTrack):
 async def _send(source) -> None:
     from bystander.server.whip import answer
 
-    sender = aiortc.RTCPeerConnection()
+    sender = aiortc.RTCPeerConnection(NO_ICE_SERVERS)
     sender.addTrack(_Counter())
     await sender.setLocalDescription(await sender.createOffer())
     receiver, sdp = await answer(sender.localDescription.sdp, source)
@@ -73,3 +75,36 @@ def test_whip_stream_is_recorded_from_its_first_frame(engine, tmp_path):
     measure(f"live: WHIP recording holds {len(counters)} of {N} sent frames, first #{counters[0]}")
     assert counters[:N] == list(range(N)) and len(counters) <= N + 1
     assert result["frames"] == len(counters)
+
+
+def test_answering_an_offer_looks_up_no_server_nobody_named(monkeypatch):
+    """aiortc with no configuration looks up and asks stun.l.google.com: the server's address would
+    reach a third party, and a machine without internet would wait on it. Every name looked up while
+    an offer is answered is recorded; only addresses of this machine may be among them."""
+    import socket
+
+    from bystander.live.source import WebRtcSource
+    from bystander.server.whip import answer
+
+    looked_up: list[str] = []
+    for name in ("getaddrinfo", "gethostbyname"):  # aioice resolves a STUN server with the second
+        real = getattr(socket, name)
+
+        def recording(host, *args, _real=real, **kwargs):
+            looked_up.append(str(host))
+            return _real(host, *args, **kwargs)
+
+        monkeypatch.setattr(socket, name, recording)
+
+    async def offer_and_answer() -> None:
+        sender = aiortc.RTCPeerConnection(NO_ICE_SERVERS)
+        sender.addTrack(_Counter())
+        await sender.setLocalDescription(await sender.createOffer())
+        receiver, sdp = await answer(sender.localDescription.sdp, WebRtcSource())
+        assert "a=candidate" in sdp
+        await receiver.close()
+        await sender.close()
+
+    asyncio.run(offer_and_answer())
+    assert not [h for h in looked_up if "google" in h or not (h.startswith(("127.", "::1", "localhost")) or
+                                                              h.replace(".", "").isdigit() or ":" in h)], looked_up

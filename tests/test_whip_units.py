@@ -26,3 +26,18 @@ def test_sender_clock_maps_rtp_time_through_the_latest_report_and_across_the_wra
     assert abs(clock.seconds(2**32 - 9000) - 1000.5) < 1e-6
     assert abs(clock.seconds(81000) - 1001.5) < 1e-6  # wrapped past 2**32: one second later
     assert abs(clock.seconds(2**32 - 18000) - 1000.4) < 1e-6  # a little before the report
+
+
+def test_ice_servers_are_only_those_named_and_a_bad_one_is_refused_with_its_reason(tmp_path):
+    from bystander.server.whip import IceServer
+    from conftest import run_cli
+
+    assert IceServer.parse("stun:stun.example.org:3478") == IceServer("stun:stun.example.org:3478")
+    assert IceServer.parse("turn:ann:s3cret@turn.example.org:3478?transport=tcp") == \
+        IceServer("turn:turn.example.org:3478?transport=tcp", "ann", "s3cret")
+    proc = run_cli("serve", "--ice-server", "turn:ann:s3cret@", home=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+        "bystander: error: --ice-server: credentials go with turn: only, as turn:USER:PASSWORD@HOST[:PORT]"]
+    assert "s3cret" not in proc.stderr
+    proc = run_cli("serve", "--ice-server", "https://stun.example.org", home=tmp_path)
+    assert proc.returncode == 2 and "--ice-server: must be stun:HOST[:PORT]" in proc.stderr

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import av
 import numpy as np
-from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 RATE = 48000
 FPS = 30
@@ -81,7 +81,7 @@ async def _publish(base_url: str, token: str, seconds: float) -> None:
     import aiohttp
 
     clock = _Clock()
-    pc = RTCPeerConnection()
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))  # no STUN server: 127.0.0.1 needs none
     pc.addTrack(_Flashes(clock))
     pc.addTrack(_Beeps(clock))
     await pc.setLocalDescription(await pc.createOffer())

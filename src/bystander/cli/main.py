@@ -8,7 +8,8 @@ import signal
 import sys
 
 from .. import __version__
-from ..engine import ModelError
+from ..engine import ModelError, runtime
+from ..engine.runtime import PREPARING
 from ..errors import BystanderError
 from . import faces, live, photo, serve, video
 
@@ -53,12 +54,24 @@ def _terminate(signum, frame) -> None:
     raise Terminated()
 
 
+def _show_model_preparation() -> None:
+    """At a terminal, the one line that says why a command's first run on this machine takes longer."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("bystander: %(message)s"))
+    handler.addFilter(lambda record: record.getMessage() == PREPARING)
+    runtime_log = logging.getLogger(runtime.__name__)
+    runtime_log.setLevel(logging.INFO)
+    runtime_log.addHandler(handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
     # Commands print what the library logs (a video's damage) themselves, as "bystander: ..." lines;
     # without a handler Python would print it a second time, bare. serve and live configure logging.
     logging.getLogger("bystander").addHandler(logging.NullHandler())
+    if sys.stderr.isatty():
+        _show_model_preparation()
     try:
         return args.func(args)
     except (BystanderError, ModelError) as exc:

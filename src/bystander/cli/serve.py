@@ -42,6 +42,10 @@ def add_parser(sub) -> None:
                    help="how long a sign-in lasts (default %(default)s)")
     p.add_argument("--rtmp-listen", default="rtmp://0.0.0.0:1935/live",
                    help="where OBS/phone apps publish when Live is started from the page (default %(default)s)")
+    p.add_argument("--ice-server", action="append", default=[], metavar="URL",
+                   help="a STUN or TURN server for going live from a browser (repeatable): stun:HOST[:PORT] or "
+                        "turn:USER:PASSWORD@HOST[:PORT]. None by default: a phone on the same network, or this "
+                        "machine, needs none, and nothing is contacted that you did not name")
     add_ray_option(p, "run the video jobs on a Ray cluster, cut into segments")
     p.set_defaults(func=run)
 
@@ -57,6 +61,12 @@ def run(args) -> int:
     if (args.cert is None) != (args.key is None):
         raise BystanderError("give --cert and --key together")
     os.umask(0o077)  # everything the server writes (embeddings, keys, results) is the owner's alone
+    from ..server.whip import IceServer
+
+    try:
+        ice_servers = tuple(IceServer.parse(url) for url in args.ice_server)
+    except ValueError as exc:
+        raise BystanderError(f"--ice-server: {exc}") from None
     home = Home.resolve(args.home)
     https = args.https or args.cert is not None
     lan = lan_addresses(args.host)
@@ -71,7 +81,7 @@ def run(args) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     app = create_app(home.path, args.max_upload_mb, rtmp_listen=args.rtmp_listen, session_ttl=args.session_ttl,
                      max_pixels=args.max_pixels, max_video_pixels=args.max_video_pixels,
-                     allowed_hosts=(args.host, *args.allow_host), bind_host=args.host)
+                     allowed_hosts=(args.host, *args.allow_host), bind_host=args.host, ice_servers=ice_servers)
     state = app["state"]
     if args.ray:
         from ..cluster.connect import ray_cluster

@@ -41,6 +41,8 @@ def ray_cluster(address: str, cpus: int | None = None) -> Iterator[Cluster]:
     options: dict = {"log_to_driver": False, "logging_level": logging.WARNING}
     if address == LOCAL:
         options.update(num_cpus=cpus or os.cpu_count() or 1, include_dashboard=False)
+        # A cluster Ray starts reports usage statistics to Ray's makers unless told not to.
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         # Ray announces that it secured the private cluster it starts with a token: nothing to act on.
         logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
     try:

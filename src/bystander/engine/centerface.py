@@ -31,13 +31,12 @@ class CenterFace:
         self._net = load(CENTERFACE, CENTERFACE_INT8, threads, runtime)
         self.runtime = self._net.runtime
 
-    def detect(self, frame: np.ndarray, analysis_size: int | None = None, threshold: float | None = None) -> list[Face]:
-        threshold = self.threshold if threshold is None else threshold
+    def detect(self, frame: np.ndarray, analysis_size: int | None = None) -> list[Face]:
         h, w = frame.shape[:2]
         blob, scale = input_blob(frame, analysis_size or self.analysis_size, rgb=True)
         out = self._net.run(blob)
         heat, size, offset, marks = (out[k] for k in _OUTPUTS)
-        rows, cols = np.nonzero(heat[0, 0] > threshold)
+        rows, cols = np.nonzero(heat[0, 0] > self.threshold)
         if not rows.size:
             return []
         score = heat[0, 0, rows, cols]

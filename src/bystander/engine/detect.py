@@ -20,10 +20,9 @@ _STRIDES = (8, 16, 32)
 
 
 class Detector(Protocol):
-    def detect(self, frame: np.ndarray, analysis_size: int | None = None, threshold: float | None = None) -> list[Face]:
-        """Faces in a BGR uint8 frame, in that frame's pixel coordinates. ``analysis_size`` and
-        ``threshold`` override the longest side the detector looks at and its score threshold, for
-        this frame only."""
+    def detect(self, frame: np.ndarray, analysis_size: int | None = None) -> list[Face]:
+        """Faces in a BGR uint8 frame, in that frame's pixel coordinates. ``analysis_size``
+        overrides the longest side the detector looks at, for this frame only."""
         ...
 
 
@@ -96,9 +95,9 @@ class YuNet:
         self.runtime = self._net.runtime
         self._priors: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
 
-    def detect(self, frame: np.ndarray, analysis_size: int | None = None, threshold: float | None = None) -> list[Face]:
+    def detect(self, frame: np.ndarray, analysis_size: int | None = None) -> list[Face]:
         blob, scale = input_blob(frame, analysis_size or self.analysis_size)
-        threshold = self.threshold if threshold is None else threshold
+        threshold = self.threshold
         if scale < 1.0 and self.downscaled_threshold is not None:
             threshold = min(threshold, self.downscaled_threshold)
         ph, pw = blob.shape[2:]

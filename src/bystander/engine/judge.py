@@ -239,7 +239,7 @@ class Judge:
 
     def _detect(self, slot: _Slot, analysis_size: int | None, index: int | None = None) -> None:
         eng, cfg = self.engine, self.config
-        faces = eng.detect(slot.image, analysis_size, sequence=True)
+        faces = eng.detect(slot.image, analysis_size)
         seen, held = self.tracker.update(faces, index)
         alive = {t.id for t in self.tracker.tracks}
         for gone in [k for k in self._tracks if k not in alive]:

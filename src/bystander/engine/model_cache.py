@@ -4,12 +4,16 @@ Compiling the detectors and the recogniser costs seconds in every process; OpenV
 cache (``CACHE_DIR``) keeps the result. Its blobs are keyed by the model and the compile settings;
 the folder adds the runtime's version and the CPU's name and instruction sets, so that an upgraded
 package or another CPU (an AVX2-only machine beside an AVX-512 one) never loads another's build.
-The cache is an optimisation only: where it cannot be written or read, models are compiled as before.
+OpenVINO loads a blob without checking its contents (a damaged one ran and found twenty faces in a
+photo of three), so every blob's digest is kept beside it, and a blob that does not match is removed
+before OpenVINO sees the folder. The cache is an optimisation only: where it cannot be written or
+read, models are compiled as before.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import platform
 from pathlib import Path
@@ -49,3 +53,45 @@ def folder(runtime_version: str) -> Path | None:
     except OSError:
         return None
     return path if os.access(path, os.W_OK | os.X_OK) else None
+
+
+MANIFEST = "blobs.json"  # blob name -> sha256 of the blob as OpenVINO wrote it
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _manifest(folder: Path) -> dict[str, str]:
+    try:
+        data = json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def verify(folder: Path) -> bool:
+    """Remove every blob whose digest is not the one recorded for it. False: a blob that does not
+    match could not be removed, and the folder must not be used."""
+    known = _manifest(folder)
+    for blob in folder.glob("*.blob"):
+        try:
+            if known.get(blob.name) != _digest(blob):
+                blob.unlink()
+        except OSError:
+            return False
+    return True
+
+
+def record(folder: Path) -> None:
+    """Record the digests of the blobs OpenVINO has just written."""
+    known = _manifest(folder)
+    try:
+        for blob in folder.glob("*.blob"):
+            if blob.name not in known:
+                known[blob.name] = _digest(blob)
+        tmp = folder / f".{MANIFEST}.{os.getpid()}"
+        tmp.write_text(json.dumps(known))
+        os.replace(tmp, folder / MANIFEST)
+    except OSError:
+        pass

@@ -91,8 +91,7 @@ class PhotoDetector:
         self.centerface = centerface
         self.passes = passes
 
-    def detect(self, frame: np.ndarray, analysis_size: int | None = None, threshold: float | None = None) -> list[Face]:
-        """``threshold``: YuNet's on the photo as it is (the other passes keep theirs)."""
+    def detect(self, frame: np.ndarray, analysis_size: int | None = None) -> list[Face]:
         size = analysis_size or self.yunet.analysis_size
         h, w = frame.shape[:2]
         # Large photos are shrunk in two bilinear steps through the fine pass's copy: one INTER_AREA
@@ -100,7 +99,7 @@ class PhotoDetector:
         fine = shrink(frame, self.passes.fine_size) if self.passes.fine_size and max(h, w) > size else None
         copy = shrink(fine if fine is not None else frame, size)
         ch, cw = copy.shape[:2]
-        yunet = self.yunet.detect(copy, threshold=threshold)
+        yunet = self.yunet.detect(copy)
         for turn in self.passes.turns:
             turned = cv2.rotate(copy, _TURNS[turn])
             yunet += [turned_back(f, turn, cw, ch) for f in self.yunet.detect(turned)

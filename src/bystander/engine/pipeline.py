@@ -28,10 +28,6 @@ class EngineConfig:
     """Every tuning constant of the engine, in one place."""
 
     detect_threshold: float = 0.4
-    # Video and live frames come through a lossy codec, which lowers faint faces' scores from frame
-    # to frame: they are detected at this share of the threshold (0.4: 0.3), and the look-ahead
-    # covers the faint detections this adds (docs/BENCHMARKS.md).
-    sequence_threshold_scale: float = 0.75
     analysis_size: int = 1280  # longest side the detector sees; larger frames are downscaled
     match_threshold: float = DEFAULT_THRESHOLD
     min_recognisable: float = MIN_RECOGNISABLE
@@ -138,11 +134,8 @@ class Engine:
             eyes_nose_mouth = np.array([[.4, .4], [.6, .4], [.5, .5], [.42, .6], [.58, .6]], np.float32) * (w, h)
             self.recogniser.embed(frame, [Face((.3 * w, .3 * h, .7 * w, .7 * h), 1.0, eyes_nose_mouth)])
 
-    def detect(self, frame: np.ndarray, analysis_size: int | None = None, sequence: bool = False) -> list[Face]:
-        """The faces in ``frame``; ``sequence``: a frame of a video or stream (``sequence_threshold_scale``)."""
-        if not sequence:
-            return self.detector.detect(frame, analysis_size)
-        return self.detector.detect(frame, analysis_size, self.config.detect_threshold * self.config.sequence_threshold_scale)
+    def detect(self, frame: np.ndarray, analysis_size: int | None = None) -> list[Face]:
+        return self.detector.detect(frame, analysis_size)
 
     def unrecognisable(self, face: Face) -> Reason | None:
         """Why ``face`` cannot be recognised (too small, faint), or None if it can."""

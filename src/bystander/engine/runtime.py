@@ -21,6 +21,7 @@ from . import model_cache
 from .models import ModelError, ModelFile, read_verified, repair_graph, session
 
 log = logging.getLogger(__name__)
+PREPARING = "preparing the models for this machine, once"  # logged before a model's first compilation
 
 
 class Runtime(str, Enum):
@@ -50,16 +51,20 @@ class _Onnxruntime:
 
 class OpenVINONet:
     runtime = Runtime.OPENVINO
+    _announced = False  # PREPARING is logged once a process
 
     def __init__(self, name: str, graph: bytes, threads: int, shape: list[int]):
         """``graph``: verified ONNX bytes; ``shape``: the input's, -1 where it varies."""
         import openvino as ov
 
         cache = model_cache.folder(ov.get_version())
+        if cache is not None and not model_cache.verify(cache):
+            cache = None
         marker = cache / f"{hashlib.sha256(graph).hexdigest()[:16]}-{threads}-{'x'.join(map(str, shape))}" \
             if cache else None
-        if marker is not None and not marker.exists():
-            log.info("preparing the models for this machine, once")
+        if marker is not None and not marker.exists() and not OpenVINONet._announced:
+            log.info(PREPARING)
+            OpenVINONet._announced = True
         try:
             compiled = self._compile(ov, graph, threads, shape, cache)
         except RuntimeError as exc:  # OpenVINO raises plain RuntimeErrors
@@ -70,7 +75,8 @@ class OpenVINONet:
                 compiled = self._compile(ov, graph, threads, shape, None)
             except RuntimeError as exc2:
                 raise ModelError(f"model {name}: OpenVINO could not load it: {exc2}") from exc2
-        if marker is not None:
+        if cache is not None and marker is not None:
+            model_cache.record(cache)
             try:
                 marker.touch()
             except OSError:

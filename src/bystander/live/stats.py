@@ -48,6 +48,8 @@ class Analysis:
 _ORDINAL = {2: "2nd", 3: "3rd"}
 # Blanked frames within this many seconds make the status say the machine cannot keep up.
 BLANK_WINDOW = 5.0
+# The status's latency covers the latest frames sent: about ten seconds at 30 fps.
+LATENCY_SAMPLES = 300
 
 
 class LiveStats:
@@ -59,7 +61,7 @@ class LiveStats:
         self.frames_out = RateMeter()
         # frames, detect (of which reduced: on a smaller copy), coast, blank, errors, faces_redacted, faces_kept
         self.counts = collections.Counter()
-        self._latency: collections.deque = collections.deque(maxlen=3000)
+        self._latency: collections.deque = collections.deque(maxlen=LATENCY_SAMPLES)
         self.blanks = RateMeter(BLANK_WINDOW)
         self.analysis: Analysis | None = None
         self._all_latency: list[float] = []

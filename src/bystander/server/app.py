@@ -36,7 +36,7 @@ from .shots import Pose, check_shot
 from .throttle import Throttle
 from .uploads import clean_name, content_disposition, malformed_multipart, parts, save, text_field
 from .whip import BadOffer, WebRtcSource
-from .whip import answer as whip_answer
+from .whip import IceServer, answer as whip_answer
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -73,9 +73,10 @@ class App:
     def __init__(self, home: Path, max_upload_mb: int = 500, config: EngineConfig = EngineConfig(),
                  rtmp_listen: str = "rtmp://0.0.0.0:1935/live", session_ttl: float = SESSION_TTL,
                  max_pixels: int = DEFAULT_MAX_PIXELS, max_video_pixels: int = DEFAULT_MAX_VIDEO_PIXELS,
-                 bind_host: str = "127.0.0.1"):
+                 bind_host: str = "127.0.0.1", ice_servers: tuple[IceServer, ...] = ()):
         self.home = home
         self.bind_host = bind_host
+        self.ice_servers = ice_servers
         _private(home)
         self.listen = ListenAddress.parse(rtmp_listen)
         self.live_settings = LiveSettings(home / "live.json")
@@ -464,7 +465,7 @@ def routes(app: App) -> web.RouteTableDef:
             raise error(400, "the offer could not be used: not UTF-8 text") from None
         source = WebRtcSource()
         try:
-            pc, sdp = await whip_answer(offer, source)
+            pc, sdp = await whip_answer(offer, source, app.ice_servers)
         except BadOffer as exc:
             raise error(400, f"the offer could not be used: {exc}") from None
         app.whip = pc
@@ -636,8 +637,10 @@ async def _single_upload(request, app: App, allowed, kind) -> tuple[str, Path]:
 def create_app(home: Path, max_upload_mb: int = 500, config: EngineConfig = EngineConfig(),
                rtmp_listen: str = "rtmp://0.0.0.0:1935/live", session_ttl: float = SESSION_TTL,
                max_pixels: int = DEFAULT_MAX_PIXELS, max_video_pixels: int = DEFAULT_MAX_VIDEO_PIXELS,
-               allowed_hosts: tuple[str, ...] = ("127.0.0.1",), bind_host: str = "127.0.0.1") -> web.Application:
-    state = App(home, max_upload_mb, config, rtmp_listen, session_ttl, max_pixels, max_video_pixels, bind_host)
+               allowed_hosts: tuple[str, ...] = ("127.0.0.1",), bind_host: str = "127.0.0.1",
+               ice_servers: tuple[IceServer, ...] = ()) -> web.Application:
+    state = App(home, max_upload_mb, config, rtmp_listen, session_ttl, max_pixels, max_video_pixels, bind_host,
+                ice_servers)
     # Order: errors wrap everything; a foreign Host or origin is refused before the token is looked
     # at; big bodies are refused before anything reads them, uploads only once signed in.
     web_app = web.Application(middlewares=[errors_as_json, host_and_origin(allowed_hosts), require_token,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import dataclass
 
 from ..live.source import WebRtcSource
 
@@ -58,12 +59,38 @@ def check_offer(sdp: str) -> None:
             raise BadOffer(f"no {needed.rstrip(':')} line")
 
 
-async def answer(offer_sdp: str, source: WebRtcSource):
+@dataclass(frozen=True)
+class IceServer:
+    """A STUN or TURN server the user named (``serve --ice-server``); none by default, so that
+    nothing is contacted that the user did not name: host candidates serve a LAN and 127.0.0.1."""
+
+    url: str  # stun:HOST[:PORT] or turn:HOST[:PORT][?transport=udp|tcp]
+    username: str | None = None
+    credential: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> "IceServer":
+        """``stun:HOST:PORT``, ``turn:HOST:PORT`` or ``turn:USER:PASSWORD@HOST:PORT``."""
+        scheme, colon, rest = text.partition(":")
+        if scheme not in ("stun", "stuns", "turn", "turns") or not colon or not rest.strip("/"):
+            raise ValueError("must be stun:HOST[:PORT] or turn:[USER:PASSWORD@]HOST[:PORT]")
+        userinfo, at, host = rest.rpartition("@")
+        if not at:
+            return cls(text)
+        user, colon, password = userinfo.partition(":")
+        if scheme.startswith("stun") or not user or not colon or not host:
+            raise ValueError("credentials go with turn: only, as turn:USER:PASSWORD@HOST[:PORT]")
+        return cls(f"{scheme}:{host}", user, password)
+
+
+async def answer(offer_sdp: str, source: WebRtcSource, ice_servers: tuple[IceServer, ...] = ()):
     """Accept a WHIP offer; returns (peer connection, answer SDP). Raises BadOffer."""
-    from aiortc import RTCPeerConnection, RTCSessionDescription
+    from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 
     check_offer(offer_sdp)
-    pc = RTCPeerConnection()
+    # An empty list, not None: with no configuration aiortc asks Google's public STUN server.
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[RTCIceServer(s.url, s.username, s.credential)
+                                                        for s in ice_servers]))
     received: set[str] = set()
 
     @pc.on("track")
