@@ -55,6 +55,19 @@ def test_scheduler_never_coasts_too_long_and_blanks_late_frames():
     assert [s.choose(0.01, backlog=5) for _ in range(2)] == [Action.COAST, Action.COAST]
 
 
+def test_a_late_engine_coasts_longer_runs_and_blanks_only_by_the_patient_pace():
+    s = Scheduler(Budget(interval=1 / 30, max_delay=0.25, max_stride=2, late_stride=4))
+    assert s.choose(0.0, backlog=0) is Action.DETECT
+    # Behind by a frame: every other frame. More than half of max_delay behind: three in a row.
+    assert [s.choose(0.05, backlog=5) for _ in range(2)] == [Action.COAST, Action.DETECT]
+    assert [s.choose(0.2, backlog=5) for _ in range(4)] == [Action.COAST] * 3 + [Action.DETECT]
+    assert not s.late(0.1) and s.late(0.2)
+    # Working a burst off at the faster pace, a frame 0.3 s late by it but not by the patient pace
+    # is judged; late by the patient pace too, it is blanked.
+    assert s.choose(0.3, backlog=5, overdue=0.1) is not Action.BLANK
+    assert s.choose(0.3, backlog=5, overdue=0.3) is Action.BLANK
+
+
 def test_stream_keys_are_masked():
     assert mask_url("rtmp://a.rtmp.youtube.com/live2/abcd-1234") == "rtmp://a.rtmp.youtube.com/live2/****"
     assert mask_url("rtmps://user:pw@host/app/key?token=x") == "rtmps://host/app/****?****"

@@ -4,7 +4,8 @@ Compiling the detectors and the recogniser costs seconds in every process; OpenV
 cache (``CACHE_DIR``) keeps the result. Its blobs are keyed by the model and the compile settings;
 the folder adds the runtime's version and the CPU's name and instruction sets, so that an upgraded
 package or another CPU (an AVX2-only machine beside an AVX-512 one) never loads another's build.
-OpenVINO loads a blob without checking its contents (a damaged one ran and found twenty faces in a
+The graphs handed to OpenVINO (the bundled models repaired, SFace's weights dequantised) are kept
+too. OpenVINO loads a blob without checking its contents (a damaged one ran and found twenty faces in a
 photo of three), so every blob's digest is kept beside it, and a blob that does not match is removed
 before OpenVINO sees the folder. The cache is an optimisation only: where it cannot be written or
 read, models are compiled as before.
@@ -17,6 +18,7 @@ import json
 import os
 import platform
 from pathlib import Path
+from typing import Callable
 
 ENV = "BYSTANDER_CACHE"  # overrides the folder; empty: no cache
 
@@ -55,7 +57,7 @@ def folder(runtime_version: str) -> Path | None:
     return path if os.access(path, os.W_OK | os.X_OK) else None
 
 
-MANIFEST = "blobs.json"  # blob name -> sha256 of the blob as OpenVINO wrote it
+MANIFEST = "blobs.json"  # file name -> sha256 of each blob and graph as written
 
 
 def _digest(path: Path) -> str:
@@ -87,9 +89,38 @@ def record(folder: Path) -> None:
     """Record the digests of the blobs OpenVINO has just written."""
     known = _manifest(folder)
     try:
-        for blob in folder.glob("*.blob"):
-            if blob.name not in known:
-                known[blob.name] = _digest(blob)
+        fresh = {b.name: _digest(b) for b in folder.glob("*.blob") if b.name not in known}
+    except OSError:
+        return
+    _remember(folder, fresh)
+
+
+def prepared(folder: Path, key: str, build: Callable[[], bytes]) -> bytes:
+    """The graph ``build`` makes (a repaired or dequantised ONNX model), kept as ``key``.onnx: making
+    it needs the onnx package, whose import alone costs more than loading every compiled model."""
+    path = folder / f"{key}.onnx"
+    try:
+        data = path.read_bytes()
+        if _manifest(folder).get(path.name) == hashlib.sha256(data).hexdigest():
+            return data
+    except OSError:
+        pass
+    data = build()
+    try:
+        tmp = folder / f".{path.name}.{os.getpid()}"
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError:
+        return data
+    _remember(folder, {path.name: hashlib.sha256(data).hexdigest()})
+    return data
+
+
+def _remember(folder: Path, digests: dict[str, str]) -> None:
+    if not digests:
+        return
+    known = {**_manifest(folder), **digests}
+    try:
         tmp = folder / f".{MANIFEST}.{os.getpid()}"
         tmp.write_text(json.dumps(known))
         os.replace(tmp, folder / MANIFEST)

@@ -49,18 +49,23 @@ def align(frame: np.ndarray, face: Face) -> np.ndarray:
     return cv2.warpAffine(frame, m, (112, 112), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
+def float_graph(data: bytes) -> bytes:
+    """SFace as OpenVINO reads it: repaired, its weights dequantised."""
+    return dequantized(repair_graph(data))
+
+
 class SFace:
     """SFace on OpenVINO (its weights dequantised, ``models.dequantized``) where OpenVINO is installed,
     else on OpenCV's dnn: the same embeddings, OpenVINO about three times as fast
     (docs/BENCHMARKS.md). Recognition is most of live mode's work in a crowd."""
 
     def __init__(self, threads: int = 1, runtime: Runtime = Runtime.AUTO):
-        data = repair_graph(read_verified(SFACE))
         self._net: OpenVINONet | None = None
         self._dnn = None
         if runtime is not Runtime.ONNXRUNTIME and openvino_available():
-            self._net = OpenVINONet(SFACE.name, dequantized(data), threads, [1, 3, 112, 112])
+            self._net = OpenVINONet(SFACE, float_graph, threads, [1, 3, 112, 112])
             return
+        data = repair_graph(read_verified(SFACE))
         try:
             self._dnn = cv2.dnn.readNetFromONNX(np.frombuffer(data, np.uint8))
         except cv2.error as exc:

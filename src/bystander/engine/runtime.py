@@ -9,11 +9,10 @@ fallback wherever OpenVINO is not installed or cannot load them, and can be chos
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from enum import Enum
-from typing import Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -53,15 +52,19 @@ class OpenVINONet:
     runtime = Runtime.OPENVINO
     _announced = False  # PREPARING is logged once a process
 
-    def __init__(self, name: str, graph: bytes, threads: int, shape: list[int]):
-        """``graph``: verified ONNX bytes; ``shape``: the input's, -1 where it varies."""
+    def __init__(self, model: ModelFile, prepare: Callable[[bytes], bytes], threads: int, shape: list[int]):
+        """``model``, verified and made into the graph OpenVINO reads by ``prepare``; ``shape``: the
+        input's, -1 where it varies."""
         import openvino as ov
 
+        name = model.name
+        data = read_verified(model)  # every time: an altered file is refused, cache or not
         cache = model_cache.folder(ov.get_version())
         if cache is not None and not model_cache.verify(cache):
             cache = None
-        marker = cache / f"{hashlib.sha256(graph).hexdigest()[:16]}-{threads}-{'x'.join(map(str, shape))}" \
-            if cache else None
+        key = f"{model.sha256[:16]}-{prepare.__name__}"
+        graph = model_cache.prepared(cache, key, lambda: prepare(data)) if cache else prepare(data)
+        marker = cache / f"{key}-{threads}-{'x'.join(map(str, shape))}" if cache else None
         if marker is not None and not marker.exists() and not OpenVINONet._announced:
             log.info(PREPARING)
             OpenVINONet._announced = True
@@ -126,4 +129,4 @@ def load(float_model: ModelFile, int8_model: ModelFile, threads: int, runtime: R
         return _Onnxruntime(float_model, threads)
     if not openvino_available():
         raise ModelError("runtime openvino: the 'openvino' package is not installed (pip install openvino)")
-    return OpenVINONet(int8_model.name, repair_graph(read_verified(int8_model)), threads, [1, 3, -1, -1])
+    return OpenVINONet(int8_model, repair_graph, threads, [1, 3, -1, -1])

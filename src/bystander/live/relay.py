@@ -137,9 +137,12 @@ class Relay:
         """The encoder and destinations, set up once from the first frame and its session."""
         self._encoder = LiveEncoder(width, height, rate, self.options.kbps)
         self._size, self._rate, self._audio = (width, height), rate, audio
-        budget = Budget(interval=float(1 / rate), max_delay=self.options.max_delay)
+        window = look_ahead(self.options.delay, rate)
+        # Longer runs of coasted frames only where the look-ahead places them between detections.
+        budget = Budget(interval=float(1 / rate), max_delay=self.options.max_delay,
+                        late_stride=min(Budget.late_stride, max(Budget.max_stride, window)))
         self._judging = Judging(self.engine, budget, self.options.stride, (self._encoder.width, self._encoder.height),
-                                look_ahead(self.options.delay, rate), self.stats, self.privacy)
+                                window, self.stats, self.privacy)
         self._compressor = Compressor(self.engine, self._encoder, self._fan_out, self.stats)
         for url in self.options.destinations:
             self.destinations.append(Destination(url, self._templates, self._request_keyframe,
