@@ -72,9 +72,15 @@ def _manifest(folder: Path) -> dict[str, str]:
     return data if isinstance(data, dict) else {}
 
 
+_verified: set[Path] = set()  # folders checked by this process: what it wrote since, it recorded
+
+
 def verify(folder: Path) -> bool:
-    """Remove every blob whose digest is not the one recorded for it. False: a blob that does not
-    match could not be removed, and the folder must not be used."""
+    """Remove every blob whose digest is not the one recorded for it, once a process (each model a
+    command loads would otherwise hash every blob again). False: a blob that does not match could
+    not be removed, and the folder must not be used."""
+    if folder in _verified:
+        return True
     known = _manifest(folder)
     for blob in folder.glob("*.blob"):
         try:
@@ -82,6 +88,7 @@ def verify(folder: Path) -> bool:
                 blob.unlink()
         except OSError:
             return False
+    _verified.add(folder)
     return True
 
 

@@ -57,7 +57,6 @@ class OpenVINONet:
         input's, -1 where it varies."""
         import openvino as ov
 
-        name = model.name
         data = read_verified(model)  # every time: an altered file is refused, cache or not
         cache = model_cache.folder(ov.get_version())
         if cache is not None and not model_cache.verify(cache):
@@ -72,12 +71,12 @@ class OpenVINONet:
             compiled = self._compile(ov, graph, threads, shape, cache)
         except RuntimeError as exc:  # OpenVINO raises plain RuntimeErrors
             if cache is None:
-                raise ModelError(f"model {name}: OpenVINO could not load it: {exc}") from exc
+                raise ModelError(f"model {model.name}: OpenVINO could not load it: {exc}") from exc
             # A damaged cache: compile as if there were none.
             try:
                 compiled = self._compile(ov, graph, threads, shape, None)
             except RuntimeError as exc2:
-                raise ModelError(f"model {name}: OpenVINO could not load it: {exc2}") from exc2
+                raise ModelError(f"model {model.name}: OpenVINO could not load it: {exc2}") from exc2
         if cache is not None and marker is not None:
             model_cache.record(cache)
             try:
