@@ -52,6 +52,41 @@ def test_bogus_preset_is_one_line(clip, tmp_path):
     assert not out.exists() and parts(tmp_path) == []
 
 
+def _huge_frames_video(path: Path, side: int = 16000) -> Path:
+    """A .mov of one black 16000x16000 frame: a few hundred KB that decode to 256 MB a frame, 768 MB as
+    the BGR the engine works on, and more in the copies after it."""
+    import av
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("png", rate=1)
+        stream.width = stream.height = side
+        stream.pix_fmt = "gray"
+        for packet in [*stream.encode(av.VideoFrame(side, side, "gray")), *stream.encode()]:
+            out.mux(packet)
+    return path
+
+
+_PEAK = ("import resource, subprocess, sys; p = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.stderr.write(p.stderr); sys.exit(p.returncode)")
+
+
+@pytest.mark.parametrize("limit", [None, "100000000"])
+def test_a_video_of_huge_frames_is_refused_before_decoding(tmp_path, limit):
+    """The decompression bomb the web app refuses (serve --max-video-pixels) is refused by the command
+    too, from its header: one line, exit 2, nothing written, and memory far below one decoded frame's."""
+    bomb = _huge_frames_video(tmp_path / "bomb.mov")
+    out = tmp_path / "out.mp4"
+    cmd = [sys.executable, "-m", "bystander", "--home", str(tmp_path), "video", str(bomb), "-o", str(out),
+           "--everyone", *(["--max-pixels", limit] if limit else [])]
+    # A small Python measures the command's peak, so that this test process's pages are not counted.
+    proc = subprocess.run([sys.executable, "-c", _PEAK, *cmd], capture_output=True, text=True, cwd=ROOT)
+    line = assert_one_line_error(proc)
+    assert "frames of 16000x16000" in line and f"limit of {limit or 7680 * 4320} pixels" in line, line
+    assert "--max-pixels" in line
+    assert int(proc.stdout.split()[-1]) / 1024 < 1024  # MiB: no frame was decoded
+    assert not out.exists() and parts(tmp_path) == []
+
+
 @pytest.mark.parametrize("delay", ["-1", "11"])
 def test_live_delay_out_of_range_is_one_line(tmp_path, delay):
     out = tmp_path / "rec.mp4"

@@ -75,6 +75,9 @@ def test_whip_stream_is_recorded_from_its_first_frame(engine, tmp_path):
     measure(f"live: WHIP recording holds {len(counters)} of {N} sent frames, first #{counters[0]}")
     assert counters[:N] == list(range(N)) and len(counters) <= N + 1
     assert result["frames"] == len(counters)
+    # Frames that waited for the first sender report are a burst, judged at the stream's pace: not
+    # late, and not redacted whole.
+    assert result["blank"] == 0
 
 
 def test_answering_an_offer_looks_up_no_server_nobody_named(monkeypatch):

@@ -9,6 +9,7 @@ import sys
 
 from .. import __version__
 from ..engine import ModelError, runtime
+from ..engine.face import DetectorFault
 from ..engine.runtime import PREPARING
 from ..errors import BystanderError
 from . import faces, live, photo, serve, video
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         _show_model_preparation()
     try:
         return args.func(args)
-    except (BystanderError, ModelError) as exc:
+    except (BystanderError, ModelError, DetectorFault) as exc:
         print(f"bystander: error: {exc}", file=sys.stderr)
         return getattr(exc, "exit_code", 2)
     except Terminated:

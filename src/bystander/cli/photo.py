@@ -10,7 +10,8 @@ from ..engine import Engine
 from ..errors import BystanderError
 from ..media.atomic import atomic_output
 from ..media.redact_photo import redact_photo
-from ..media.image import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, is_animated_gif
+from ..media.image import IMAGE_SUFFIXES, is_animated_gif
+from ..media.limits import DEFAULT_MAX_PIXELS
 from .common import add_ray_option, add_redaction_options, build_engine, show_progress
 from .inputs import Plan, add_input_options, plan
 

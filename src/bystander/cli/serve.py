@@ -14,8 +14,7 @@ from .common import add_ray_option
 
 
 def add_parser(sub) -> None:
-    from ..media.image import DEFAULT_MAX_PIXELS
-    from ..server.limits import DEFAULT_MAX_VIDEO_PIXELS
+    from ..media.limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_VIDEO_PIXELS
     from ..server.auth import SESSION_TTL
 
     p = sub.add_parser("serve", help="run the web app", description=(

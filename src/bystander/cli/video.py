@@ -9,6 +9,7 @@ from pathlib import Path
 from ..errors import BystanderError
 from ..media.redact_video import CONTAINERS, VIDEO_SUFFIXES, redact_video
 from ..media.image import IMAGE_SUFFIXES, is_animated_gif
+from ..media.limits import DEFAULT_MAX_VIDEO_PIXELS
 from ..media.video import X264_PRESETS
 from .common import add_ray_option, add_redaction_options, build_engine, show_progress
 from .inputs import Job, Plan, add_input_options, plan
@@ -30,6 +31,9 @@ def add_parser(sub) -> None:
     p.add_argument("--detect-every", type=int, default=1, choices=(1, 2, 3), metavar="N",
                    help="run the detector on every Nth frame, tracking in between; faces that appear "
                         "meanwhile are still covered by the look-ahead (default %(default)s)")
+    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_VIDEO_PIXELS,
+                   help="refuse videos whose frames have more pixels than this, before decoding any "
+                        "(default %(default)s, 8K UHD)")
     add_ray_option(p, "cut each video into segments redacted side by side on a Ray cluster")
     p.add_argument("--segment-seconds", type=float, default=None, metavar="S",
                    help="with --ray: target segment length, cut at the next keyframe (default 60)")
@@ -52,6 +56,8 @@ def run(args) -> int:
         raise BystanderError(f"--crf {args.crf}: must be between 0 and 51")
     if args.preset not in X264_PRESETS:
         raise BystanderError(f"--preset {args.preset}: must be one of {', '.join(X264_PRESETS)}")
+    if args.max_pixels < 1:
+        raise BystanderError(f"--max-pixels {args.max_pixels}: must be at least 1")
     if args.segment_seconds is not None and not args.ray:
         raise BystanderError("--segment-seconds: only with --ray")
     if args.segment_seconds is not None and not args.segment_seconds > 0:
@@ -107,18 +113,20 @@ def _reports(report: str | None, work: Plan) -> list[Path | None]:
 
 
 def _redact(args, engine, cluster, job: Job, report: Path | None):
-    bar = None
-    if show_progress(args):
-        from tqdm import tqdm
-        bar = tqdm(unit="frame", file=sys.stderr, dynamic_ncols=True, desc=job.name.name)
+    bars: list = []  # made at the first frame, so that a video refused before it shows none
 
     def progress(done: int, total: int | None) -> None:
+        if not bars:
+            from tqdm import tqdm
+            bars.append(tqdm(unit="frame", file=sys.stderr, dynamic_ncols=True, desc=job.name.name, total=total))
+        bar = bars[0]
         if bar.total is None and total:
             bar.total = total
         bar.update(done - bar.n)
 
     options = dict(crf=args.crf, preset=args.preset, detect_every=args.detect_every, report=report,
-                   progress=progress if bar is not None else None, keep_metadata=args.keep_metadata)
+                   progress=progress if show_progress(args) else None, keep_metadata=args.keep_metadata,
+                   max_pixels=args.max_pixels)
     try:
         if cluster is not None:
             from ..cluster.plan import DEFAULT_SEGMENT_SECONDS
@@ -131,7 +139,7 @@ def _redact(args, engine, cluster, job: Job, report: Path | None):
             result = redact_video(engine, job.src, job.dst, **options)
             summary = result.summary()
     finally:
-        if bar is not None:
+        for bar in bars:
             bar.close()
     print(f"{job.dst}: {summary}")
     for d in result.damage:

@@ -28,12 +28,13 @@ class Plan:
     rate: Fraction
 
 
-def plan_segments(src: Path, segment_seconds: float = DEFAULT_SEGMENT_SECONDS, detect_every: int = 1) -> Plan:
+def plan_segments(src: Path, segment_seconds: float = DEFAULT_SEGMENT_SECONDS, detect_every: int = 1,
+                  max_pixels: int | None = None) -> Plan:
     """Segments of about ``segment_seconds``, each starting at a keyframe, read from a warm-up of
     ``WARMUP_SECONDS`` before it (the look-ahead after it is read by ``redact_video`` itself). Read
     from the container's packets alone, without decoding. A file whose timestamps cannot place
-    every frame is one segment."""
-    with open_input(src) as container:
+    every frame is one segment. Frames over ``max_pixels`` are refused, as ``open_input`` does."""
+    with open_input(src, max_pixels) as container:
         video = container.streams.video[0]
         tb = video.time_base
         rate = video.average_rate or video.guessed_rate or Fraction(30)

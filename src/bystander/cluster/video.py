@@ -42,7 +42,7 @@ def redact_video_on_ray(cluster: Cluster, engine: Engine, src: Path, dst: Path, 
                         segment_seconds: float = DEFAULT_SEGMENT_SECONDS, crf: int = 20, preset: str = "veryfast",
                         detect_every: int = 1, report: Path | None = None,
                         progress: Callable[[int, int | None], None] | None = None,
-                        keep_metadata: bool = False) -> ClusterVideoResult:
+                        keep_metadata: bool = False, max_pixels: int | None = None) -> ClusterVideoResult:
     """Like ``redact_video``, on ``cluster``. Atomic the same way: a failed or interrupted job
     leaves ``dst`` and ``report`` as they were, and its tasks are cancelled."""
     src, dst = Path(src), Path(dst)
@@ -52,7 +52,7 @@ def redact_video_on_ray(cluster: Cluster, engine: Engine, src: Path, dst: Path, 
     if not segment_seconds > 0:
         raise BystanderError(f"--segment-seconds {segment_seconds}: must be more than 0")
     start = time.perf_counter()
-    plan = plan_segments(src, segment_seconds, detect_every)
+    plan = plan_segments(src, segment_seconds, detect_every, max_pixels)
     planned = time.perf_counter()
     import ray
 

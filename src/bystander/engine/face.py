@@ -87,3 +87,24 @@ class Decision:
             "redacted": self.redact,
             "reason": self.reason.value,
         }
+
+
+class DetectorFault(RuntimeError):
+    """A detector answered with what cannot be a face (a coordinate that is not a number, a box turned
+    inside out): nothing it said of that frame can be trusted."""
+
+
+def in_frame(faces: list[Face], width: int, height: int) -> list[Face]:
+    """``faces`` as a detector gave them, checked: faces wholly outside the frame are dropped (a face
+    cut by the border is kept); an impossible face is a ``DetectorFault``, never silently passed over."""
+    kept = []
+    for f in faces:
+        x1, y1, x2, y2 = f.box
+        if not (np.isfinite(f.box).all() and np.isfinite(f.score) and np.isfinite(f.landmarks).all()):
+            raise DetectorFault(f"the detector gave a face that is not a number: {f.box}, score {f.score}")
+        if x2 <= x1 or y2 <= y1:
+            raise DetectorFault(f"the detector gave a box inside out: {f.box}")
+        if x2 > 0 and y2 > 0 and x1 < width and y1 < height:
+            kept.append(f)
+    return kept
+

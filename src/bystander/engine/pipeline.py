@@ -16,7 +16,7 @@ import numpy as np
 from .detect import Detector, YuNet
 from .photo_detect import PhotoPasses, for_photos
 from .runtime import Runtime
-from .face import Decision, Face, Match, Reason
+from .face import Decision, Face, Match, Reason, in_frame
 from .match import (DEFAULT_THRESHOLD, MIN_RECOGNISABLE, MIN_RECOGNITION_SCORE, MIN_REGISTRABLE, REJECT_BELOW,
                     Gallery)
 from .recognise import SFace
@@ -135,7 +135,7 @@ class Engine:
             self.recogniser.embed(frame, [Face((.3 * w, .3 * h, .7 * w, .7 * h), 1.0, eyes_nose_mouth)])
 
     def detect(self, frame: np.ndarray, analysis_size: int | None = None) -> list[Face]:
-        return self.detector.detect(frame, analysis_size)
+        return in_frame(self.detector.detect(frame, analysis_size), frame.shape[1], frame.shape[0])
 
     def unrecognisable(self, face: Face) -> Reason | None:
         """Why ``face`` cannot be recognised (too small, faint), or None if it can."""
@@ -164,7 +164,7 @@ class Engine:
         return for_photos(self.detector, passes, c.photo_second_threshold)
 
     def analyse_photo(self, frame: np.ndarray) -> list[Decision]:
-        faces = self.photo_detector.detect(frame)
+        faces = in_frame(self.photo_detector.detect(frame), frame.shape[1], frame.shape[0])
         if not self.recognising:
             reason = Reason.EVERYONE if self.config.everyone else Reason.UNKNOWN
             return [Decision(f, True, reason) for f in faces]

@@ -24,15 +24,18 @@ def others_blurred_text(n: int) -> str:
 class PrivacyReport:
     frames: int = 0
     kept_frames: Counter = field(default_factory=Counter)  # person -> frames shown
-    whole_frames: int = 0  # frames redacted whole (not judged in time)
+    whole_frames: int = 0  # frames redacted whole: not judged in time, or the engine failed on them
+    fault_frames: int = 0  # of those, the frames the engine failed on (detection or redaction raised)
     unsure_frames: int = 0  # frames with a face recognised as someone registered but not shown
     _blurred: Counter = field(default_factory=Counter)  # track -> clear detections redacted
     _kept_tracks: set = field(default_factory=set)
 
-    def add(self, judged: Judged) -> None:
+    def add(self, judged: Judged, fault: bool = False) -> None:
+        """One frame as judged; ``fault``: it is unjudged because the engine failed on it."""
         self.frames += 1
         if judged.decisions is None:
             self.whole_frames += 1
+            self.fault_frames += fault
             return
         unsure = False
         for d in judged.decisions:
@@ -44,12 +47,18 @@ class PrivacyReport:
                 unsure |= d.reason is not Reason.UNKNOWN and d.similarity is not None and d.similarity >= _UNSURE_SIMILARITY
         self.unsure_frames += unsure
 
+    def redacted_whole(self) -> None:
+        """A frame already added as judged went out redacted whole: redacting it as judged failed."""
+        self.whole_frames += 1
+        self.fault_frames += 1
+
     def merge(self, other: "PrivacyReport", tag: object) -> None:
         """Add ``other``'s counts: a part of the same file judged apart (a cluster segment), whose
         track numbers are told apart from this report's by ``tag``."""
         self.frames += other.frames
         self.kept_frames.update(other.kept_frames)
         self.whole_frames += other.whole_frames
+        self.fault_frames += other.fault_frames
         self.unsure_frames += other.unsure_frames
         self._blurred.update({(tag, t): n for t, n in other._blurred.items()})
         self._kept_tracks.update((tag, t) for t in other._kept_tracks)
@@ -69,9 +78,15 @@ class PrivacyReport:
             "others_blurred": self.others_blurred,
             "frames": self.frames,
             "frames_redacted_whole": self.whole_frames,
-            "whole_frame_reason": "not judged by its deadline" if self.whole_frames else None,
+            "frames_redacted_whole_for_faults": self.fault_frames,
+            "whole_frame_reason": self._whole_frame_reason(),
             "unsure_frames": self.unsure_frames,
         }
+
+    def _whole_frame_reason(self) -> str | None:
+        reasons = [*(["not judged by its deadline"] if self.whole_frames > self.fault_frames else []),
+                   *(["the engine failed on it"] if self.fault_frames else [])]
+        return ", or ".join(reasons) or None
 
     def summary(self, fps: float) -> str:
         kept = ", ".join(f"{p} {n / fps:.1f} s" for p, n in self.kept_frames.most_common()) if fps else ""

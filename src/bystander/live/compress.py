@@ -13,6 +13,7 @@ from typing import Callable
 import numpy as np
 
 from ..engine import Engine, redact_frame
+from ..engine.report import PrivacyReport
 from .destination import Chunk
 from .encode import LiveEncoder
 from .judging import Frame
@@ -22,11 +23,13 @@ log = logging.getLogger(__name__)
 
 
 class Compressor:
-    def __init__(self, engine: Engine, encoder: LiveEncoder, fan_out: Callable[[Chunk], None], stats: LiveStats):
+    def __init__(self, engine: Engine, encoder: LiveEncoder, fan_out: Callable[[Chunk], None], stats: LiveStats,
+                 privacy: PrivacyReport):
         self.engine = engine
         self.encoder = encoder
         self.fan_out = fan_out
         self.stats = stats
+        self.privacy = privacy
         self.last_output: np.ndarray | None = None  # the latest redacted frame, for a preview
 
     def run(self, judged: queue.Queue) -> None:
@@ -55,4 +58,5 @@ class Compressor:
         except Exception:  # never let an unredacted frame out
             log.exception("redaction failed on a frame; redacting the whole frame")
             redact_frame(item.image, style)
-            self.stats.count(errors=1)
+            self.stats.count(errors=1, blank=1)
+            self.privacy.redacted_whole()

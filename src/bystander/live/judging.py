@@ -88,8 +88,11 @@ class Judging:
                     self._judged(judged)
             except Exception:  # never let an unjudged frame out
                 log.exception("engine failed on a frame; redacting the frames it held whole")
-                for pending in judge.abandon():
-                    self._judged(pending)
+                abandoned = list(judge.abandon())
+                if not any(pending.payload is item for pending in abandoned):  # it failed before it was held
+                    abandoned.append(Judged(-1, item.image, item, None, False))
+                for pending in abandoned:
+                    self._judged(pending, fault=True)
                 judge = Judge(self.engine, window=judge.window)
                 scheduler.blanked()
                 self.stats.count(errors=1)
@@ -106,10 +109,10 @@ class Judging:
             else:
                 self.stats.count(coast=1)
 
-    def _judged(self, judged: Judged) -> None:
+    def _judged(self, judged: Judged, fault: bool = False) -> None:
         item: Frame = judged.payload
         item.decisions = judged.decisions
-        self.privacy.add(judged)
+        self.privacy.add(judged, fault)
         if judged.decisions is None:
             self.stats.count(frames=1, blank=1)
         else:

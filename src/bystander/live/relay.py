@@ -143,7 +143,7 @@ class Relay:
                         late_stride=min(Budget.late_stride, max(Budget.max_stride, window)))
         self._judging = Judging(self.engine, budget, self.options.stride, (self._encoder.width, self._encoder.height),
                                 window, self.stats, self.privacy)
-        self._compressor = Compressor(self.engine, self._encoder, self._fan_out, self.stats)
+        self._compressor = Compressor(self.engine, self._encoder, self._fan_out, self.stats, self.privacy)
         for url in self.options.destinations:
             self.destinations.append(Destination(url, self._templates, self._request_keyframe,
                                                  on_latency=self.stats.latency))

@@ -276,7 +276,10 @@ class WebRtcSource:
     def events(self) -> Iterator[Event]:
         started = False
         # Frames that came before their track's first sender report wait for it (it follows within
-        # about a second), rather than be lost: they are placed with it like the rest.
+        # about a second), rather than be lost: they are placed with it like the rest, and count as having
+        # arrived then. Stamped on their true arrival, the whole first second would reach the judge
+        # already past its deadline and go out redacted whole; as they are, they come as a burst,
+        # which the relay judges at the stream's pace.
         waiting: collections.deque = collections.deque()
         dropped = 0
         while not self._closed.is_set():
@@ -292,12 +295,13 @@ class WebRtcSource:
                     log.warning("webrtc: the browser sends no RTCP sender reports; its frames cannot be placed")
                 dropped += 1
             held, placeable = collections.deque(), []
-            for kind, frame, arrival in waiting:
+            placed = time.monotonic()
+            for n, (kind, frame, arrival) in enumerate(waiting):
                 t = self.clocks[kind].frame_seconds(frame.pts)
                 if t is None:
                     held.append((kind, frame, arrival))
                 else:
-                    placeable.append((kind, frame, arrival, t))
+                    placeable.append((kind, frame, arrival if n == len(waiting) - 1 else placed, t))
             waiting = held
             for kind, frame, arrival, t in placeable:
                 if self._origin is None:

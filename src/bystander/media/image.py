@@ -22,8 +22,8 @@ from ..engine import Sticker
 from ..errors import BystanderError, InputError
 from .atomic import atomic_output
 from .input_file import require_file
+from .limits import DEFAULT_MAX_PIXELS
 
-DEFAULT_MAX_PIXELS = 100_000_000  # 100 MP: above any phone camera, below what would exhaust memory
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 # A sticker is scaled down to this longest side when read: faces are rarely larger, and every face
 # of every frame scales it again.

@@ -67,10 +67,12 @@ class VideoResult:
 def redact_video(engine: Engine, src: Path, dst: Path, *, crf: int = 20, preset: str = "veryfast",
                  detect_every: int = 1, report: Path | None = None,
                  progress: Callable[[int, int | None], None] | None = None,
-                 span: Span | None = None, keep_metadata: bool = False) -> VideoResult:
+                 span: Span | None = None, keep_metadata: bool = False,
+                 max_pixels: int | None = None) -> VideoResult:
     """Write ``dst`` with every face not confirmed as registered redacted. Atomic: on any failure
     (or Ctrl-C) ``dst`` and ``report`` are left as they were. With ``span``, only that stretch is
-    written, video only. The input's tags (time, place, camera) are left out unless ``keep_metadata``."""
+    written, video only. The input's tags (time, place, camera) are left out unless ``keep_metadata``.
+    With ``max_pixels``, a video whose frames are larger is refused before any is decoded."""
     dst = Path(dst)
     fmt = CONTAINERS.get(dst.suffix.lower())
     if fmt is None:
@@ -78,7 +80,7 @@ def redact_video(engine: Engine, src: Path, dst: Path, *, crf: int = 20, preset:
     result = VideoResult()
     start = time.perf_counter()
     with contextlib.ExitStack() as stack:
-        reader = VideoReader(stack.enter_context(open_input(src)))
+        reader = VideoReader(stack.enter_context(open_input(src, max_pixels)))
         if span is not None and span.seek is not None:
             reader.seek(span.seek, span.first_index)
         tmp = stack.enter_context(atomic_output(dst))

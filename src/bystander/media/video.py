@@ -66,7 +66,13 @@ def _upright(image: np.ndarray, rotation: int) -> np.ndarray:
     return image
 
 
-def open_input(path: Path) -> av.container.InputContainer:
+class FramesTooLarge(InputError):
+    """A video whose frames are over the pixel limit: refused from its header, before any decoding."""
+
+
+def open_input(path: Path, max_pixels: int | None = None,
+               raise_limit: str = "raise it with --max-pixels") -> av.container.InputContainer:
+    """The input, opened; with ``max_pixels``, refused if its frames are larger (``FramesTooLarge``)."""
     path = require_file(path, "video")
     try:
         # A damaged tag is no reason to refuse the video: its text is only copied on, never interpreted.
@@ -76,6 +82,14 @@ def open_input(path: Path) -> av.container.InputContainer:
     if not container.streams.video:
         container.close()
         raise InputError(f"{path}: has no video stream")
+    ctx = container.streams.video[0].codec_context
+    if not ctx.width or not ctx.height:
+        container.close()
+        raise InputError(f"{path}: not a video bystander can read (no frame size)")
+    if max_pixels is not None and ctx.width * ctx.height > max_pixels:
+        container.close()
+        raise FramesTooLarge(f"{path}: frames of {ctx.width}x{ctx.height} are larger than the limit of "
+                             f"{max_pixels} pixels a frame ({raise_limit})")
     return container
 
 

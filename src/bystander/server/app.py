@@ -18,7 +18,8 @@ from ..errors import BystanderError, InputError, RegistrationError
 from ..live.ingest import ListenAddress
 from ..live.schedule import DETECT_THREADS
 from ..live.secret import mask_url
-from ..media.image import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, read_photo
+from ..media.image import IMAGE_SUFFIXES, read_photo
+from ..media.limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_VIDEO_PIXELS
 from ..media.redact_photo import redact_photo
 from ..media.redact_video import VIDEO_SUFFIXES
 from ..registry import Registry, embed_registration_photo
@@ -28,7 +29,7 @@ from .errors import error, errors_as_json
 from .gallery import Gallery, Item
 from .guard import body_limit, host_and_origin, security_headers
 from .jobs import Job, Jobs
-from .limits import DEFAULT_MAX_VIDEO_PIXELS, SMALL_BODY
+from .limits import SMALL_BODY
 from .live import LiveRunner, LiveSettings, split_destination
 from .network import lan_addresses, qr_data_uri, url_for
 from .openapi import SPEC
@@ -525,20 +526,13 @@ def unreadable(name: str, kind: str):
 
 def _check_video(src: Path, name: str, max_pixels: int) -> None:
     """Refuse now, not in the background, what is not a video or has frames too large to hold."""
-    from ..media.video import open_input
+    from ..media.video import FramesTooLarge, open_input
 
-    with named(src, name), unreadable(name, "video"):
-        container = open_input(src)
-        try:
-            ctx = container.streams.video[0].codec_context
-            width, height = ctx.width, ctx.height
-        finally:
-            container.close()
-    if not width or not height:
-        raise error(415, f"{name}: not a video bystander can read (no frame size)")
-    if width * height > max_pixels:
-        raise error(413, f"{name}: frames of {width}x{height} are larger than the limit of {max_pixels} pixels "
-                         f"a frame (raise it with serve --max-video-pixels)")
+    try:
+        with named(src, name), unreadable(name, "video"):
+            open_input(src, max_pixels, "raise it with serve --max-video-pixels").close()
+    except FramesTooLarge as exc:
+        raise error(413, str(exc)) from None
 
 
 def _loopback(host: str) -> bool:
