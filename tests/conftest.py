@@ -56,7 +56,7 @@ def with_gallery(engine):
     def build(people: dict[str, list[Path]], **config):
         vectors = {name: np.stack([embed_registration_photo(engine, read_photo(p).bgr, str(p), largest=True)
                                    for p in paths]) for name, paths in people.items()}
-        e = engine.with_config(**config) if config else engine
+        e = engine.with_config(**config)  # a new engine on the same models: the session's keeps no gallery
         e.gallery = Gallery.from_people(vectors)
         return e
 

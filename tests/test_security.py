@@ -7,6 +7,7 @@ import json
 import re
 import socket
 import statistics
+import sys
 import threading
 import time
 import urllib.parse
@@ -342,3 +343,63 @@ def test_security_headers_and_a_private_data_folder(media, tmp_path):
         assert (tmp_path / "gallery").stat().st_mode & 0o077 == 0
     finally:
         s.stop()
+
+
+# 7. Traffic nobody asked for
+
+# Starts bystander with an audit hook that notes every name looked up and every address connected or
+# sent to by any of its Python code (aiortc's ICE and STUN included), one JSON line each.
+_WATCHED = """
+import json, runpy, sys
+log = open(sys.argv.pop(1), "a", buffering=1)
+EVENTS = {"socket.connect": 1, "socket.sendto": 1, "socket.sendmsg": 1, "socket.getaddrinfo": 0,
+          "socket.gethostbyname": 0, "socket.gethostbyname_ex": 0}
+def watch(event, args):
+    if event in EVENTS:
+        where = args[EVENTS[event]]
+        if not isinstance(where, (str, bytes)) or event.endswith(("getaddrinfo", "gethostbyname", "_ex")):
+            log.write(json.dumps([event, str(where[0] if isinstance(where, tuple) else where)]) + "\\n")
+sys.addaudithook(watch)
+sys.argv[0] = "bystander"
+runpy.run_module("bystander", run_name="__main__", alter_sys=True)
+"""
+
+
+def _this_machine() -> set[str]:
+    """Every address of this machine's own interfaces (where ICE's host candidates are)."""
+    import ifaddr
+
+    return {str(ip.ip[0] if isinstance(ip.ip, tuple) else ip.ip).split("%")[0]
+            for adapter in ifaddr.get_adapters() for ip in adapter.ips}
+
+
+def test_a_live_session_from_the_browser_contacts_nobody_it_was_not_told_to(media, tmp_path):
+    """Sign-in, a registration, a photo and three seconds live over WHIP to a destination on this
+    machine: every connection, datagram and name lookup the server makes stays on this machine."""
+    from live_harness import Destination
+    from whip_sender import publish
+
+    seen = tmp_path / "outbound.jsonl"
+    s = Server(tmp_path, "--rtmp-listen", f"rtmp://127.0.0.1:{_free_port()}/live",
+               python=[sys.executable, "-c", _WATCHED, str(seen)])
+    try:
+        with Destination(tmp_path / "rec") as dst:
+            token = _admin(s)
+            assert s.request("POST", "/api/people", token=token, fields={"name": "lin"},
+                             files={"shot": ("lin.png", (FR / "lin-manuel-miranda.png").read_bytes())})[0] == 201
+            assert s.request("POST", "/api/photos", token=token,
+                             files={"file": ("two.jpg", (FR / "two_people.jpg").read_bytes())})[0] == 201
+            assert s.request("POST", "/api/live/destinations",
+                             {"name": "stand-in", "url": dst.url("app"), "key": "k"}, token=token)[0] == 201
+            publish(s.url, token, seconds=3)
+            time.sleep(1)
+            assert dst.recordings(), s.log.read_text()[-2000:]
+    finally:
+        s.stop()
+    events = [json.loads(line) for line in seen.read_text().splitlines()]
+    mine = _this_machine() | {"localhost", "0.0.0.0", "::"}
+    assert any(kind == "socket.sendto" for kind, _ in events)  # the watch saw the WebRTC datagrams
+    elsewhere = [(kind, where) for kind, where in events
+                 if not (where in mine or where.startswith("127.") or where.startswith("::ffff:127."))]
+    assert elsewhere == [], elsewhere
+

@@ -36,7 +36,8 @@ class Server:
     """``bystander serve`` in a subprocess on 127.0.0.1 (over TLS with ``--https``, its own
     certificate trusted, so the address is checked too)."""
 
-    def __init__(self, home: Path, *extra: str):
+    def __init__(self, home: Path, *extra: str, python: list[str] | None = None):
+        """``python``: how to start Python instead of plainly (a wrapper that watches the server)."""
         self.port = _free_port()
         self.home = home
         self.https = "--https" in extra
@@ -44,7 +45,7 @@ class Server:
         self._tls = None
         self.log = home / "serve.log"
         self._log = open(self.log, "w")
-        self.proc = subprocess.Popen([sys.executable, "-m", "bystander", "--home", str(home), "serve",
+        self.proc = subprocess.Popen([*(python or [sys.executable, "-m", "bystander"]), "--home", str(home), "serve",
                                       "--port", str(self.port), *extra], stdout=self._log, stderr=self._log)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -20,6 +20,8 @@ import platform
 from pathlib import Path
 from typing import Callable
 
+from . import cpu
+
 ENV = "BYSTANDER_CACHE"  # overrides the folder; empty: no cache
 
 
@@ -30,25 +32,12 @@ def base_folder() -> Path | None:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "bystander"
 
 
-def _cpu() -> str:
-    """The CPU's name and flags, as the kernel reports them (the platform's name elsewhere)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.processor() or platform.machine()
-    fields = {}
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        fields.setdefault(key.strip(), value.strip())
-    return f"{fields.get('model name', '')}|{fields.get('flags', fields.get('Features', ''))}"
-
-
 def folder(runtime_version: str) -> Path | None:
     """The cache folder for this runtime on this CPU, created; None where it cannot be."""
     base = base_folder()
     if base is None:
         return None
-    key = hashlib.sha256(f"{runtime_version}|{platform.machine()}|{_cpu()}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{runtime_version}|{platform.machine()}|{cpu.description()}".encode()).hexdigest()[:16]
     path = base / "openvino" / key
     try:
         path.mkdir(parents=True, exist_ok=True)

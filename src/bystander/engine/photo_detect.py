@@ -30,6 +30,7 @@ import numpy as np
 from .centerface import CenterFace
 from .detect import YuNet, shrink
 from .face import Face
+from .runtime import Runtime
 
 _TURNS = {90: cv2.ROTATE_90_COUNTERCLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_CLOCKWISE}
 
@@ -138,8 +139,11 @@ def for_photos(detector, passes: PhotoPasses, second_threshold: float):
         if hit is None or hit[:2] != (passes, second_threshold):
             centerface = None
             if passes.second:
+                # On YuNet's runtime, except that CenterFace chooses for itself where OpenVINO runs YuNet:
+                # its int8 build needs exact int8 products (``runtime.load``).
+                runtime = Runtime.AUTO if detector.runtime is Runtime.OPENVINO else detector.runtime
                 centerface = CenterFace(second_threshold, detector.analysis_size, threads=detector.threads,
-                                        runtime=detector.runtime)
+                                        runtime=runtime)
             hit = (passes, second_threshold, PhotoDetector(detector, centerface, passes))
             _cache[detector] = hit
         return hit[2]

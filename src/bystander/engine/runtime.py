@@ -4,19 +4,21 @@ OpenVINO runs the calibrated int8 graphs (``tools/calibrate.py``) with int8 kern
 AMD EPYC (AVX-512 VNNI) YuNet at 1280x960 takes 12-14 ms against onnxruntime's ~45 ms and CenterFace
 40 ms against ~135 ms, at the same recall (docs/BENCHMARKS.md). onnxruntime on the float models is the
 fallback wherever OpenVINO is not installed or cannot load them, and can be chosen outright
-(``EngineConfig.runtime``). Both take the same NCHW float blob and answer outputs by name.
+(``EngineConfig.runtime``). On a CPU without VNNI (AVX2 only) int8 products saturate: CenterFace's
+int8 build then misses faces its float model finds, and runs float on onnxruntime there. Both take the same NCHW float blob and answer outputs by name.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from enum import Enum
 from typing import Callable, Protocol
 
 import numpy as np
 
-from . import model_cache
+from . import cpu, model_cache
 from .models import ModelError, ModelFile, read_verified, repair_graph, session
 
 log = logging.getLogger(__name__)
@@ -55,8 +57,7 @@ class OpenVINONet:
     def __init__(self, model: ModelFile, prepare: Callable[[bytes], bytes], threads: int, shape: list[int]):
         """``model``, verified and made into the graph OpenVINO reads by ``prepare``; ``shape``: the
         input's, -1 where it varies."""
-        import openvino as ov
-
+        ov = import_openvino()
         data = read_verified(model)  # every time: an altered file is refused, cache or not
         cache = model_cache.folder(ov.get_version())
         if cache is not None and not model_cache.verify(cache):
@@ -112,19 +113,32 @@ class OpenVINONet:
         return {name: out[i] for i, name in enumerate(self._names)}
 
 
+def import_openvino():
+    """OpenVINO, without its usage telemetry: a plain ``import openvino`` sends an event to Google
+    Analytics and writes a client id under ~/intel (openvino-telemetry collects unless opted out).
+    With the telemetry package hidden, OpenVINO takes its own stub in its place."""
+    sys.modules.setdefault("openvino_telemetry", None)  # type: ignore[arg-type]
+    import openvino
+
+    return openvino
+
+
 def openvino_available() -> bool:
     try:
-        import openvino  # noqa: F401
+        import_openvino()
     except ImportError:
         return False
     return True
 
 
-def load(float_model: ModelFile, int8_model: ModelFile, threads: int, runtime: Runtime = Runtime.AUTO) -> Net:
+def load(float_model: ModelFile, int8_model: ModelFile, threads: int, runtime: Runtime = Runtime.AUTO,
+         needs_exact_int8: bool = False) -> Net:
     """The detector ``float_model`` on ``runtime``: OpenVINO runs ``int8_model``, onnxruntime
-    ``float_model``. AUTO falls back to onnxruntime only when OpenVINO is not installed; a damaged int8
-    file is an error either way, never a silent fallback."""
-    if runtime is Runtime.ONNXRUNTIME or (runtime is Runtime.AUTO and not openvino_available()):
+    ``float_model``. AUTO takes onnxruntime where OpenVINO is not installed, and, for a model whose
+    int8 build ``needs_exact_int8``, on a CPU whose int8 products are not exact (``cpu.int8_exact``).
+    A damaged int8 file is an error either way, never a silent fallback."""
+    inexact = needs_exact_int8 and not cpu.int8_exact()
+    if runtime is Runtime.ONNXRUNTIME or (runtime is Runtime.AUTO and (inexact or not openvino_available())):
         return _Onnxruntime(float_model, threads)
     if not openvino_available():
         raise ModelError("runtime openvino: the 'openvino' package is not installed (pip install openvino)")
