@@ -5,10 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..engine import Engine, EngineConfig
 from ..errors import BystanderError
-from ..media.image import read_photo
-from ..registry import embed_registration_photo
 from .common import open_registry
 
 
@@ -38,6 +35,10 @@ def add_parser(sub) -> None:
 
 
 def add(args) -> int:
+    from ..engine import Engine, EngineConfig
+    from ..media.image import read_photo
+    from ..registry import embed_registration_photo
+
     engine = Engine(config=EngineConfig())
     # Every photo is checked before anything is saved: all shots are added, or none.
     vectors = [embed_registration_photo(engine, read_photo(p).bgr, str(p), args.largest) for p in args.photos]

@@ -10,13 +10,8 @@ import sys
 from pathlib import Path
 
 from ..errors import BystanderError
-from ..live.ingest import ListenAddress, RtmpIngest
-from ..live.relay import Relay, RelayOptions
 from ..live.schedule import DETECT_THREADS
 from ..live.secret import MaskSecrets, mask, mask_url
-from ..live.source import RtmpSource
-from ..live.stats import status_line
-from ..engine.report import others_blurred_text
 from .common import add_style_options, build_engine
 
 HELP = """Receive a live stream over RTMP, redact every face except registered people, and publish it to
@@ -62,6 +57,11 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    from ..live.ingest import ListenAddress, RtmpIngest
+    from ..live.relay import Relay, RelayOptions
+    from ..live.source import RtmpSource
+    from ..live.stats import status_line
+
     key = args.key or os.environ.get("BYSTANDER_STREAM_KEY")
     if not key:
         raise BystanderError("a stream key is needed: --key or $BYSTANDER_STREAM_KEY")
@@ -124,6 +124,8 @@ def _summary(s: dict) -> str:
 
 
 def _privacy(p: dict) -> str:
+    from ..engine.report import others_blurred_text
+
     kept = ", ".join(f"{k['person']} {k['seconds']:.0f} s" for k in p["kept"]) or "nobody"
     return f"kept: {kept}; {others_blurred_text(p['others_blurred'])}"
 

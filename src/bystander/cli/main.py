@@ -8,9 +8,6 @@ import signal
 import sys
 
 from .. import __version__
-from ..engine import ModelError, runtime
-from ..engine.face import DetectorFault
-from ..engine.runtime import PREPARING
 from ..errors import BystanderError
 from . import faces, live, photo, serve, video
 
@@ -57,6 +54,9 @@ def _terminate(signum, frame) -> None:
 
 def _show_model_preparation() -> None:
     """At a terminal, the one line that says why a command's first run on this machine takes longer."""
+    from ..engine import runtime
+    from ..engine.runtime import PREPARING
+
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("bystander: %(message)s"))
     handler.addFilter(lambda record: record.getMessage() == PREPARING)
@@ -73,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("bystander").addHandler(logging.NullHandler())
     if sys.stderr.isatty():
         _show_model_preparation()
+    from ..engine.face import DetectorFault
+    from ..engine.models import ModelError
+
     try:
         return args.func(args)
     except (BystanderError, ModelError, DetectorFault) as exc:

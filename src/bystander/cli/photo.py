@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..engine import Engine
 from ..errors import BystanderError
 from ..media.atomic import atomic_output
-from ..media.redact_photo import redact_photo
-from ..media.image import IMAGE_SUFFIXES, is_animated_gif
 from ..media.limits import DEFAULT_MAX_PIXELS
 from .common import add_ray_option, add_redaction_options, build_engine, show_progress
 from .inputs import Plan, add_input_options, plan
+
+if TYPE_CHECKING:
+    from ..engine import Engine
 
 HELP = """Redact every face in photos except registered people: files, folders of them (-r for their
 subfolders too), or both. EXIF orientation is applied before detection. The output keeps the input's
@@ -33,6 +34,8 @@ def add_parser(sub) -> None:
 
 def _is_photo(path: Path) -> bool:
     """What a folder gives ``photo``: images, but not animated GIFs (``video`` takes those whole)."""
+    from ..media.image import IMAGE_SUFFIXES, is_animated_gif
+
     return path.suffix.lower() in IMAGE_SUFFIXES and not is_animated_gif(path)
 
 
@@ -44,6 +47,9 @@ def write_report(path: str | None, report) -> None:
 
 
 def run(args) -> int:
+    from ..media.image import IMAGE_SUFFIXES
+    from ..media.redact_photo import redact_photo
+
     engine = build_engine(args)  # first: a bad option is named before the inputs are looked at
     work = plan(args.inputs, args.output, _is_photo, "photos", recursive=args.recursive, force=args.force,
                 file_suffixes=IMAGE_SUFFIXES)
@@ -61,6 +67,8 @@ def run(args) -> int:
 
 
 def _run_batch(args, engine: Engine, work: Plan) -> int:
+    from ..media.redact_photo import redact_photo
+
     jobs = work.jobs
     reports, failures = [], []
     bar = None

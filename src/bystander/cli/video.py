@@ -7,10 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import BystanderError
-from ..media.redact_video import CONTAINERS, VIDEO_SUFFIXES, redact_video
-from ..media.image import IMAGE_SUFFIXES, is_animated_gif
 from ..media.limits import DEFAULT_MAX_VIDEO_PIXELS
-from ..media.video import X264_PRESETS
 from .common import add_ray_option, add_redaction_options, build_engine, show_progress
 from .inputs import Job, Plan, add_input_options, plan
 
@@ -43,15 +40,24 @@ def add_parser(sub) -> None:
 
 def _is_video(path: Path) -> bool:
     """What a folder gives ``video``: video files, and animated GIFs (``photo`` takes still ones)."""
+    from ..media.image import is_animated_gif
+    from ..media.redact_video import VIDEO_SUFFIXES
+
     return path.suffix.lower() in VIDEO_SUFFIXES or is_animated_gif(path)
 
 
 def _writable(src: Path) -> str | None:
     """The output's suffix: the input's where it can be written, else MP4."""
+    from ..media.redact_video import CONTAINERS
+
     return None if src.suffix.lower() in CONTAINERS else ".mp4"
 
 
 def run(args) -> int:
+    from ..media.image import IMAGE_SUFFIXES
+    from ..media.redact_video import VIDEO_SUFFIXES
+    from ..media.video import X264_PRESETS
+
     if not 0 <= args.crf <= 51:
         raise BystanderError(f"--crf {args.crf}: must be between 0 and 51")
     if args.preset not in X264_PRESETS:
@@ -136,6 +142,8 @@ def _redact(args, engine, cluster, job: Job, report: Path | None):
                                          segment_seconds=args.segment_seconds or DEFAULT_SEGMENT_SECONDS)
             result, summary = on_ray.result, on_ray.summary()
         else:
+            from ..media.redact_video import redact_video
+
             result = redact_video(engine, job.src, job.dst, **options)
             summary = result.summary()
     finally:

@@ -4,8 +4,8 @@ Compiling the detectors and the recogniser costs seconds in every process; OpenV
 cache (``CACHE_DIR``) keeps the result. Its blobs are keyed by the model and the compile settings;
 the folder adds the runtime's version and the CPU's name and instruction sets, so that an upgraded
 package or another CPU (an AVX2-only machine beside an AVX-512 one) never loads another's build.
-The graphs handed to OpenVINO (the bundled models repaired, SFace's weights dequantised) are kept
-too. OpenVINO loads a blob without checking its contents (a damaged one ran and found twenty faces in a
+The graphs handed to OpenVINO (the bundled models repaired and reshaped, SFace's weights dequantised)
+are kept too, as OpenVINO's own files. OpenVINO loads a blob without checking its contents (a damaged one ran and found twenty faces in a
 photo of three), so every blob's digest is kept beside it, and a blob that does not match is removed
 before OpenVINO sees the folder. The cache is an optimisation only: where it cannot be written or
 read, models are compiled as before.
@@ -13,6 +13,7 @@ read, models are compiled as before.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -46,7 +47,7 @@ def folder(runtime_version: str) -> Path | None:
     return path if os.access(path, os.W_OK | os.X_OK) else None
 
 
-MANIFEST = "blobs.json"  # file name -> sha256 of each blob and graph as written
+MANIFEST = "blobs.json"  # file name -> sha256 of each blob and graph file as written
 
 
 def _digest(path: Path) -> str:
@@ -62,6 +63,7 @@ def _manifest(folder: Path) -> dict[str, str]:
 
 
 _verified: set[Path] = set()  # folders checked by this process: what it wrote since, it recorded
+_removed: set[Path] = set()  # blobs this process found damaged and removed: OpenVINO writes them anew
 
 
 def verify(folder: Path) -> bool:
@@ -75,6 +77,7 @@ def verify(folder: Path) -> bool:
         try:
             if known.get(blob.name) != _digest(blob):
                 blob.unlink()
+                _removed.add(blob)
         except OSError:
             return False
     _verified.add(folder)
@@ -85,31 +88,37 @@ def record(folder: Path) -> None:
     """Record the digests of the blobs OpenVINO has just written."""
     known = _manifest(folder)
     try:
-        fresh = {b.name: _digest(b) for b in folder.glob("*.blob") if b.name not in known}
+        fresh = {b.name: _digest(b) for b in folder.glob("*.blob") if b.name not in known or b in _removed}
     except OSError:
         return
     _remember(folder, fresh)
 
 
-def prepared(folder: Path, key: str, build: Callable[[], bytes]) -> bytes:
-    """The graph ``build`` makes (a repaired or dequantised ONNX model), kept as ``key``.onnx: making
-    it needs the onnx package, whose import alone costs more than loading every compiled model."""
-    path = folder / f"{key}.onnx"
+def graph(folder: Path, key: str, save: Callable[[Path], None]) -> Path | None:
+    """``key``.xml (with its .bin): the model as OpenVINO reads it, repaired and reshaped, written by
+    ``save`` (the path without its suffix) the first time. Compiling from this file, OpenVINO finds its
+    blob without reading the graph, and nothing imports onnx. None where it cannot be written."""
+    files = [folder / f"{key}.xml", folder / f"{key}.bin"]
+    known = _manifest(folder)
     try:
-        data = path.read_bytes()
-        if _manifest(folder).get(path.name) == hashlib.sha256(data).hexdigest():
-            return data
+        if all(known.get(f.name) == _digest(f) for f in files):
+            return files[0]
     except OSError:
         pass
-    data = build()
+    tmp = f".{key}.{os.getpid()}"
+    written = [folder / f"{tmp}{f.suffix}" for f in files]
     try:
-        tmp = folder / f".{path.name}.{os.getpid()}"
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        save(folder / tmp)
+        digests = {f.name: _digest(w) for f, w in zip(files, written)}
+        for f, w in zip(files, written):
+            os.replace(w, f)
     except OSError:
-        return data
-    _remember(folder, {path.name: hashlib.sha256(data).hexdigest()})
-    return data
+        for w in written:
+            with contextlib.suppress(OSError):
+                w.unlink(missing_ok=True)
+        return None
+    _remember(folder, digests)
+    return files[0]
 
 
 def _remember(folder: Path, digests: dict[str, str]) -> None:

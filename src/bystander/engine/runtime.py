@@ -14,6 +14,7 @@ import logging
 import sys
 import threading
 from enum import Enum
+from pathlib import Path
 from typing import Callable, Protocol
 
 import numpy as np
@@ -62,20 +63,29 @@ class OpenVINONet:
         cache = model_cache.folder(ov.get_version())
         if cache is not None and not model_cache.verify(cache):
             cache = None
-        key = f"{model.sha256[:16]}-{prepare.__name__}"
-        graph = model_cache.prepared(cache, key, lambda: prepare(data)) if cache else prepare(data)
-        marker = cache / f"{key}-{threads}-{'x'.join(map(str, shape))}" if cache else None
+        key = f"{model.sha256[:16]}-{prepare.__name__}-{'x'.join(map(str, shape))}"
+        marker = cache / f"{key}-{threads}" if cache else None
         if marker is not None and not marker.exists() and not OpenVINONet._announced:
             log.info(PREPARING)
             OpenVINONet._announced = True
+
+        def read():
+            m = ov.Core().read_model(prepare(data), b"")
+            # One compiled model for every input size: compiling per size costs ~0.4 s each, and the
+            # dynamic model runs within ~10 % of a static one.
+            m.reshape({m.inputs[0]: ov.PartialShape(shape)})
+            return m
+
+        kept = model_cache.graph(cache, key, lambda path: ov.save_model(read(), f"{path}.xml", compress_to_fp16=False)) \
+            if cache else None
         try:
-            compiled = self._compile(ov, graph, threads, shape, cache)
+            compiled = self._compile(ov, kept or read(), threads, cache if kept else None)
         except RuntimeError as exc:  # OpenVINO raises plain RuntimeErrors
             if cache is None:
                 raise ModelError(f"model {model.name}: OpenVINO could not load it: {exc}") from exc
             # A damaged cache: compile as if there were none.
             try:
-                compiled = self._compile(ov, graph, threads, shape, None)
+                compiled = self._compile(ov, read(), threads, None)
             except RuntimeError as exc2:
                 raise ModelError(f"model {model.name}: OpenVINO could not load it: {exc2}") from exc2
         if cache is not None and marker is not None:
@@ -91,15 +101,13 @@ class OpenVINONet:
         self._local = threading.local()
 
     @staticmethod
-    def _compile(ov, graph: bytes, threads: int, shape: list[int], cache):
+    def _compile(ov, source, threads: int, cache):
+        """``source``: the graph file kept in ``cache`` (its blob then loads without the graph being
+        read), or a model read in memory."""
         core = ov.Core()
         if cache is not None:
             core.set_property({"CACHE_DIR": str(cache)})
-        m = core.read_model(graph, b"")
-        # One compiled model for every input size: compiling per size costs ~0.4 s each, and the
-        # dynamic model runs within ~10 % of a static one.
-        m.reshape({m.inputs[0]: ov.PartialShape(shape)})
-        return core.compile_model(m, "CPU", {
+        return core.compile_model(str(source) if isinstance(source, Path) else source, "CPU", {
             "INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY",
             # Other threads (decoding, encoding) share these cores: do not pin ours to them.
             "ENABLE_CPU_PINNING": False,
