@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -51,6 +53,7 @@ def run(args) -> int:
     from ..media.redact_photo import redact_photo
 
     engine = build_engine(args)  # first: a bad option is named before the inputs are looked at
+    _load_second_detector_meanwhile(engine)
     work = plan(args.inputs, args.output, _is_photo, "photos", recursive=args.recursive, force=args.force,
                 file_suffixes=IMAGE_SUFFIXES)
     if work.single:
@@ -64,6 +67,17 @@ def run(args) -> int:
         print(f"{job.dst}: {len(report['faces'])} face(s), {report['redacted']} redacted{kept}")
         return _warn([report])
     return _run_batch(args, engine, work)
+
+
+def _load_second_detector_meanwhile(engine: Engine) -> None:
+    """Load the photo stage's CenterFace on another thread while the photo is read and YuNet looks at
+    it: OpenVINO loads without holding the GIL, and the two take about as long. A load that fails
+    there fails again, with its message, where the photo stage is first used."""
+    def load() -> None:
+        with contextlib.suppress(Exception):
+            engine.photo_detector
+
+    threading.Thread(target=load, name="bystander-load", daemon=True).start()
 
 
 def _run_batch(args, engine: Engine, work: Plan) -> int:

@@ -5,9 +5,9 @@ cache (``CACHE_DIR``) keeps the result. Its blobs are keyed by the model and the
 the folder adds the runtime's version and the CPU's name and instruction sets, so that an upgraded
 package or another CPU (an AVX2-only machine beside an AVX-512 one) never loads another's build.
 The graphs handed to OpenVINO (the bundled models repaired and reshaped, SFace's weights dequantised)
-are kept too, as OpenVINO's own files. OpenVINO loads a blob without checking its contents (a damaged one ran and found twenty faces in a
-photo of three), so every blob's digest is kept beside it, and a blob that does not match is removed
-before OpenVINO sees the folder. The cache is an optimisation only: where it cannot be written or
+are kept too, as OpenVINO's own files. OpenVINO loads a blob without checking its contents (a damaged
+one ran and found twenty faces in a photo of three), so every blob's digest is kept beside it, and a
+blob that does not match is removed before OpenVINO sees the folder. The cache is an optimisation only: where it cannot be written or
 read, models are compiled as before.
 """
 
@@ -47,14 +47,32 @@ def folder(runtime_version: str) -> Path | None:
     return path if os.access(path, os.W_OK | os.X_OK) else None
 
 
-MANIFEST = "blobs.json"  # file name -> sha256 of each blob and graph file as written
+MANIFEST = "blobs.json"  # file name -> sha256, size and modification time of each blob and graph file
 
 
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _manifest(folder: Path) -> dict[str, str]:
+def _entry(path: Path) -> dict:
+    st = path.stat()
+    return {"sha256": _digest(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _intact(path: Path, entry) -> bool:
+    """Whether ``path`` is the file recorded as ``entry``. One whose size and modification time are as
+    recorded was not written since, and is not hashed again (hashing every blob cost a photo command
+    a tenth of its time); damage that changes neither, a bit flipped in place without a write, would
+    pass, as it would for a build tool's timestamps."""
+    if not isinstance(entry, dict):
+        return False
+    st = path.stat()
+    if st.st_size == entry.get("size") and st.st_mtime_ns == entry.get("mtime_ns"):
+        return True
+    return _digest(path) == entry.get("sha256")
+
+
+def _manifest(folder: Path) -> dict[str, dict]:
     try:
         data = json.loads((folder / MANIFEST).read_text())
     except (OSError, ValueError):
@@ -67,15 +85,14 @@ _removed: set[Path] = set()  # blobs this process found damaged and removed: Ope
 
 
 def verify(folder: Path) -> bool:
-    """Remove every blob whose digest is not the one recorded for it, once a process (each model a
-    command loads would otherwise hash every blob again). False: a blob that does not match could
-    not be removed, and the folder must not be used."""
+    """Remove every blob that is not as recorded, once a process. False: one could not be removed,
+    and the folder must not be used."""
     if folder in _verified:
         return True
     known = _manifest(folder)
     for blob in folder.glob("*.blob"):
         try:
-            if known.get(blob.name) != _digest(blob):
+            if not _intact(blob, known.get(blob.name)):
                 blob.unlink()
                 _removed.add(blob)
         except OSError:
@@ -85,10 +102,10 @@ def verify(folder: Path) -> bool:
 
 
 def record(folder: Path) -> None:
-    """Record the digests of the blobs OpenVINO has just written."""
+    """Record the blobs OpenVINO has just written."""
     known = _manifest(folder)
     try:
-        fresh = {b.name: _digest(b) for b in folder.glob("*.blob") if b.name not in known or b in _removed}
+        fresh = {b.name: _entry(b) for b in folder.glob("*.blob") if b.name not in known or b in _removed}
     except OSError:
         return
     _remember(folder, fresh)
@@ -101,7 +118,7 @@ def graph(folder: Path, key: str, save: Callable[[Path], None]) -> Path | None:
     files = [folder / f"{key}.xml", folder / f"{key}.bin"]
     known = _manifest(folder)
     try:
-        if all(known.get(f.name) == _digest(f) for f in files):
+        if all(_intact(f, known.get(f.name)) for f in files):
             return files[0]
     except OSError:
         pass
@@ -109,7 +126,7 @@ def graph(folder: Path, key: str, save: Callable[[Path], None]) -> Path | None:
     written = [folder / f"{tmp}{f.suffix}" for f in files]
     try:
         save(folder / tmp)
-        digests = {f.name: _digest(w) for f, w in zip(files, written)}
+        entries = {f.name: _entry(w) for f, w in zip(files, written)}
         for f, w in zip(files, written):
             os.replace(w, f)
     except OSError:
@@ -117,14 +134,14 @@ def graph(folder: Path, key: str, save: Callable[[Path], None]) -> Path | None:
             with contextlib.suppress(OSError):
                 w.unlink(missing_ok=True)
         return None
-    _remember(folder, digests)
+    _remember(folder, entries)
     return files[0]
 
 
-def _remember(folder: Path, digests: dict[str, str]) -> None:
-    if not digests:
+def _remember(folder: Path, entries: dict[str, dict]) -> None:
+    if not entries:
         return
-    known = {**_manifest(folder), **digests}
+    known = {**_manifest(folder), **entries}
     try:
         tmp = folder / f".{MANIFEST}.{os.getpid()}"
         tmp.write_text(json.dumps(known))
