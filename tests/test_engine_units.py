@@ -37,10 +37,21 @@ def test_redaction_covers_the_padded_box_and_nothing_far_away(style):
     assert np.array_equal(out[:, 250:], img[:, 250:])  # far away untouched
 
 
-def test_redaction_at_the_frame_edge():
-    img = textured()
-    redact_region(img, (-10, -10, 30, 40))
-    redact_region(img, (300, 200, 330, 250))
+@pytest.mark.parametrize("style", list(Style))
+def test_redaction_at_the_frame_edge(style):
+    """A face cut by the frame's edge is redacted on the part inside the frame, as one inside is."""
+    boxes = [(-10, -10, 30, 40), (300, 200, 330, 250)]  # over the top-left corner, the bottom-right one
+    img, other = textured(), textured(seed=1)
+    out = img.copy()
+    for box in boxes:
+        redact_region(out, box, style, sticker=STICKER)
+        redact_region(other, box, style, sticker=STICKER)
+    for x1, y1, x2, y2 in [(0, 0, 30, 40), (300, 200, 320, 240)]:  # each box's part inside the frame
+        inside = out[y1:y2, x1:x2].astype(int)
+        assert np.abs(inside - img[y1:y2, x1:x2]).mean() > 40
+        assert np.abs(inside - other[y1:y2, x1:x2]).mean() < 25
+    assert out.shape == img.shape
+    assert np.array_equal(out[80:160, 100:220], img[80:160, 100:220])  # the middle untouched
 
 
 def test_whole_frame_redaction_leaves_no_detail():
@@ -77,6 +88,7 @@ def test_registered_face_keeps_clear_of_guesses_but_not_of_detected_faces():
     keep = (100, 60, 160, 140)
     out = eng.redact(img.copy(), boxes=[], keep=[keep], guesses=[(150, 100, 200, 160)])
     assert np.array_equal(out[60:140, 100:160], img[60:140, 100:160])
+    assert np.abs(out[100:160, 160:200].astype(int) - img[100:160, 160:200]).mean() > 40  # the guess beside it is
     out = eng.redact(img.copy(), boxes=[(150, 100, 200, 160)], keep=[keep], guesses=[])
-    assert not np.array_equal(out[100:140, 150:160], img[100:140, 150:160])  # the overlap is redacted
+    assert np.abs(out[100:140, 150:160].astype(int) - img[100:140, 150:160]).mean() > 40  # the overlap is redacted
     assert np.array_equal(out[60:100, 100:150], img[60:100, 100:150])  # padding spill restored

@@ -274,8 +274,11 @@ def test_a_bystander_crossing_the_registered_person_never_takes_his_identity(sce
     placements = [(background, [("obama", obama, 40 + 8 * i), ("biden", biden, 480 - 8 * i)]) for i in range(n)]
     out, truth = _judge_scene(engine, placements)
     assert not any(_shown_over(j.decisions, t["biden"]) for j, t in zip(out, truth))
-    kept = sum(_shown_over(j.decisions, t["obama"]) for j, t in zip(out, truth))
-    assert kept >= n // 3  # he is shown while apart (the crossing itself stays redacted)
+    # He is shown while the two are apart (the crossing itself may stay redacted): in 46 of 46 such
+    # frames here; two frames of margin for int8 results that shift with the CPU.
+    apart = [i for i in range(n) if abs(16 * i - 440) >= max(obama.shape[1], biden.shape[1])]
+    shown = sum(_shown_over(out[i].decisions, truth[i]["obama"]) for i in apart)
+    assert len(apart) == 46 and shown >= len(apart) - 2, (shown, len(apart))
 
 
 def test_a_bystander_taking_his_place_after_he_leaves_is_redacted(scene, with_gallery):

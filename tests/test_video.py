@@ -84,12 +84,12 @@ def test_hamilton_registered_performer_stays_visible(hamilton):
     out, _, report = hamilton
     result = score(HAMILTON, out)
     visible = float(result["summary"].split("registered_visible=")[1].split("(")[0])
-    assert visible >= 0.6
-    # The 3.3-7.9 s close shots: he is recognised and kept in most frames.
+    assert visible >= 0.95  # 147 of 149 measured; a few frames of margin for another CPU's int8 results
+    # The 3.3-7.9 s close shots: he is recognised and kept in most frames (110 of 138 measured).
     close = [f for f in report["frames"] if 3.3 + 0.85 <= f["time"] < 7.9 + 0.85]
     kept = sum(any(x["person"] == "lin" and not x["redacted"] for x in f["faces"]) for f in close)
     measure(f"short_hamilton_clip 3.3-7.9 s: lin kept in {kept}/{len(close)} frames")
-    assert kept >= 0.6 * len(close)
+    assert kept >= 0.75 * len(close)
 
 
 

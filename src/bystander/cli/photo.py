@@ -72,12 +72,14 @@ def run(args) -> int:
 def _load_second_detector_meanwhile(engine: Engine) -> None:
     """Load the photo stage's CenterFace on another thread while the photo is read and YuNet looks at
     it: OpenVINO loads without holding the GIL, and the two take about as long. A load that fails
-    there fails again, with its message, where the photo stage is first used."""
+    there fails again, with its message, where the photo stage is first used. Not a daemon: a command
+    that ends early (an input refused) waits for the load, since OpenVINO aborts the process when the
+    interpreter is torn down under it."""
     def load() -> None:
         with contextlib.suppress(Exception):
             engine.photo_detector
 
-    threading.Thread(target=load, name="bystander-load", daemon=True).start()
+    threading.Thread(target=load, name="bystander-load").start()
 
 
 def _run_batch(args, engine: Engine, work: Plan) -> int:
