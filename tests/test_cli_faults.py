@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import FR, MEDIA, ROOT, run_cli
+from conftest import FR, MEDIA, ROOT, run_cli, run_cli_tty
 
 HAMILTON = FR / "short_hamilton_clip.mp4"
 needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg (Debian package) not installed")
@@ -286,3 +286,35 @@ def test_multi_frame_photo_says_only_the_first_frame_was_done(media, tmp_path, k
     assert proc.returncode == 1 and len(lines) == 1, proc.stderr
     assert lines[0].startswith("bystander: warning: ") and "only the first" in lines[0]
     assert out.exists()
+
+
+def test_an_unknown_option_is_told_with_the_commands_own_usage(media, tmp_path):
+    proc = run_cli("photo", FR / "two_people.jpg", "--blurr", home=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.startswith("usage: bystander photo "), proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == "bystander photo: error: unrecognized arguments: --blurr"
+
+
+def test_a_still_image_given_to_video_is_refused(media, tmp_path):
+    out = tmp_path / "out.mp4"
+    proc = run_cli("video", FR / "two_people.jpg", "-o", out, "--everyone", home=tmp_path)
+    assert "two_people.jpg: a still image, not a video; bystander photo redacts it" in assert_one_line_error(proc)
+    assert not out.exists() and parts(tmp_path) == []
+
+
+def test_a_folder_run_says_what_it_skipped(media, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "biden.jpg").write_bytes((FR / "biden.jpg").read_bytes())
+    (src / "notes.txt").write_text("not a photo")
+    (src / "clip.mp4").write_bytes(b"not a photo either")
+    (src / "old_redacted.jpg").write_bytes((FR / "biden.jpg").read_bytes())
+    proc = run_cli("photo", src, "--everyone", home=tmp_path, check=True)
+    assert proc.stdout.strip().endswith(
+        "1 of 1 photo(s) done, 1 face(s), 1 redacted; skipped 2 other file(s) and 1 earlier output(s) "
+        "(NAME_redacted)"), proc.stdout
+
+
+def test_a_video_refused_before_its_first_frame_shows_no_progress_bar(tmp_path):
+    rc, seen = run_cli_tty("video", _huge_frames_video(tmp_path / "bomb.mov"), "-o", tmp_path / "out.mp4",
+                           "--everyone", home=tmp_path)
+    assert rc == 2 and "frames of 16000x16000" in seen and "frame/s" not in seen and "0frame" not in seen, seen

@@ -29,6 +29,15 @@ class Plan:
     # Output folders this command makes: for folders given, and -o naming a folder. An output file
     # named with -o goes into a folder that exists: a mistyped path makes none.
     folders: list[Path]
+    # Files in the folders given that are not taken: other kinds of file, and earlier outputs.
+    others: int = 0
+    earlier: int = 0
+
+    def skipped(self) -> str:
+        """What a folder run left out, as the end of its summary line ("" when nothing)."""
+        parts = [*([f"{self.others} other file(s)"] if self.others else []),
+                 *([f"{self.earlier} earlier output(s) (NAME{REDACTED})"] if self.earlier else [])]
+        return f"; skipped {' and '.join(parts)}" if parts else ""
 
     def make_folders(self) -> None:
         """Called once the command is ready to write."""
@@ -62,11 +71,12 @@ def _earlier_output(rel: Path) -> bool:
     return any(part.endswith(REDACTED) for part in rel.parent.parts) or rel.stem.endswith(REDACTED)
 
 
-def _found(folder: Path, accept: Callable[[Path], bool], recursive: bool, skip: Path | None) -> tuple[list[Path], int]:
+def _found(folder: Path, accept: Callable[[Path], bool], recursive: bool,
+           skip: Path | None) -> tuple[list[Path], int, int]:
     """The files in ``folder`` that ``accept`` takes, hidden ones (an unfinished output's temporary
     file among them) and those under ``skip`` (an output folder inside it) left out; and how many
-    earlier outputs were left out too."""
-    found, earlier = [], 0
+    earlier outputs and other files were left out too."""
+    found, earlier, others = [], 0, 0
     for p in folder.rglob("*") if recursive else folder.iterdir():
         rel = p.relative_to(folder)
         if any(part.startswith(".") for part in rel.parts) or (skip is not None and _inside(p, skip)):
@@ -76,7 +86,9 @@ def _found(folder: Path, accept: Callable[[Path], bool], recursive: bool, skip: 
                 earlier += 1
             else:
                 found.append(p)
-    return sorted(found), earlier
+        elif p.is_file():
+            others += 1
+    return sorted(found), earlier, others
 
 
 def plan(inputs: list[Path], output: str | None, accept: Callable[[Path], bool], what: str, *,
@@ -99,6 +111,7 @@ def plan(inputs: list[Path], output: str | None, accept: Callable[[Path], bool],
     jobs: list[Job] = []
     roots: list[Path] = []
     folders: set[Path] = {out} if into_folder else set()
+    others = earlier_outputs = 0
     for src in inputs:
         if not src.exists():
             raise BystanderError(f"{src}: no such file or folder")
@@ -111,7 +124,8 @@ def plan(inputs: list[Path], output: str | None, accept: Callable[[Path], bool],
                 raise BystanderError(f"{root}: the input {src} is a folder, so the output must be a folder too")
             roots.append(root)
             skip = out if out is not None and _inside(out, src) else root if _inside(root, src) else None
-            found, earlier = _found(src, accept, recursive, skip)
+            found, earlier, other = _found(src, accept, recursive, skip)
+            others, earlier_outputs = others + other, earlier_outputs + earlier
             if not found:
                 deeper = "" if recursive else "; -r takes its subfolders too"
                 skipped = f" but {earlier} earlier output(s) (NAME{REDACTED}), which are skipped" if earlier else ""
@@ -146,7 +160,7 @@ def plan(inputs: list[Path], output: str | None, accept: Callable[[Path], bool],
             raise BystanderError(f"{job.dst}: both {written[key]} and {job.src} would be written here; "
                                  "give them different names or outputs")
         written[key] = job.src
-    return Plan(jobs, not several and not inputs[0].is_dir(), roots, sorted(folders))
+    return Plan(jobs, not several and not inputs[0].is_dir(), roots, sorted(folders), others, earlier_outputs)
 
 
 def add_input_options(p, what: str, each: str) -> None:

@@ -26,6 +26,8 @@ class _CommandParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
         # SUPPRESS: when not given after the subcommand, the value given before it is kept.
         _add_home_option(self, argparse.SUPPRESS)
+        # The innermost command's parser, for options none of them knows (``main``).
+        self.set_defaults(command_parser=self)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -66,7 +68,10 @@ def _show_model_preparation() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    top = parser()
+    args, unknown = top.parse_known_args(argv)
+    if unknown:  # told with the command's own usage, not the top level's
+        getattr(args, "command_parser", top).error(f"unrecognized arguments: {' '.join(unknown)}")
     signal.signal(signal.SIGTERM, _terminate)
     # Commands print what the library logs (a video's damage) themselves, as "bystander: ..." lines;
     # without a handler Python would print it a second time, bare. serve and live configure logging.

@@ -120,7 +120,7 @@ def _run_batch(args, engine: Engine, work: Plan) -> int:
     faces = sum(len(r.get("faces", [])) for r in reports)
     redacted = sum(r.get("redacted", 0) for r in reports)
     print(f"{', '.join(map(str, work.roots))}: {len(jobs) - len(failures)} of {len(jobs)} photo(s) done, "
-          f"{faces} face(s), {redacted} redacted{where}")
+          f"{faces} face(s), {redacted} redacted{where}{work.skipped()}")
     for msg in failures:
         print(f"bystander: failed: {msg}", file=sys.stderr)
     return max(_warn(reports), 1 if failures else 0)

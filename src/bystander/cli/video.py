@@ -46,6 +46,13 @@ def _is_video(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_SUFFIXES or is_animated_gif(path)
 
 
+def _is_still(path: Path) -> bool:
+    """A photo named as a video's input: an image file other than an animated GIF."""
+    from ..media.image import IMAGE_SUFFIXES, is_animated_gif
+
+    return path.suffix.lower() in IMAGE_SUFFIXES and not is_animated_gif(path)
+
+
 def _writable(src: Path) -> str | None:
     """The output's suffix: the input's where it can be written, else MP4."""
     from ..media.redact_video import CONTAINERS
@@ -71,6 +78,9 @@ def run(args) -> int:
     engine = build_engine(args)  # first: a bad option is named before the inputs are looked at
     work = plan(args.inputs, args.output, _is_video, "videos", recursive=args.recursive, force=args.force,
                 out_suffix=_writable, file_suffixes=VIDEO_SUFFIXES | IMAGE_SUFFIXES)
+    for job in work.jobs:
+        if _is_still(job.src):
+            raise BystanderError(f"{job.src}: a still image, not a video; bystander photo redacts it")
     reports = _reports(args.report, work)
     with contextlib.ExitStack() as stack:
         cluster = None
@@ -93,7 +103,8 @@ def run(args) -> int:
                 continue
             damaged += bool(result.damage)
     if not work.single:
-        print(f"{', '.join(map(str, work.roots))}: {len(work.jobs) - failed} of {len(work.jobs)} video(s) done")
+        print(f"{', '.join(map(str, work.roots))}: {len(work.jobs) - failed} of {len(work.jobs)} video(s) done"
+              f"{work.skipped()}")
     return 1 if failed or damaged else 0
 
 
