@@ -7,12 +7,16 @@ similarity is a dot product.
 
 from __future__ import annotations
 
+import logging
+
 import cv2
 import numpy as np
 
 from .face import Face
 from .models import SFACE, ModelError, dequantized, read_verified, repair_graph
 from .runtime import OpenVINONet, Runtime, openvino_available
+
+log = logging.getLogger(__name__)
 
 # SFace's reference landmark positions in the 112x112 crop (OpenCV face_recognize.cpp).
 _TEMPLATE = np.array(
@@ -62,10 +66,14 @@ class SFace:
     def __init__(self, threads: int = 1, runtime: Runtime = Runtime.AUTO):
         self._net: OpenVINONet | None = None
         self._dnn = None
+        data = read_verified(SFACE)  # an altered file is an error, whichever runtime takes it
         if runtime is not Runtime.ONNXRUNTIME and openvino_available():
-            self._net = OpenVINONet(SFACE, float_graph, threads, [1, 3, 112, 112])
-            return
-        data = repair_graph(read_verified(SFACE))
+            try:
+                self._net = OpenVINONet(SFACE, float_graph, threads, [1, 3, 112, 112])
+                return
+            except ModelError as exc:  # a CPU OpenVINO cannot compile it for: the same model on OpenCV
+                log.warning("%s; recognising on OpenCV's dnn instead", exc)
+        data = repair_graph(data)
         try:
             self._dnn = cv2.dnn.readNetFromONNX(np.frombuffer(data, np.uint8))
         except cv2.error as exc:
