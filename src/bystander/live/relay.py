@@ -168,12 +168,13 @@ class Relay:
     def run(self, status_every: float = 1.0) -> dict:
         """Relay until the publisher is gone for longer than the grace period, or ``stop()``."""
         reader = threading.Thread(target=self._read, name="bystander-ingest", daemon=True)
-        reader.start()
         workers: list[threading.Thread] = []
         try:
-            # While the reader waits for the publisher: on this thread, not the caller's (the web
-            # app builds a relay on its event loop), and before the judge needs the models.
+            # Before the source is read, so that a publisher's first frames are not made late by the
+            # models' first runs (over a second on one slow core, where they went out redacted
+            # whole); on this thread, not the caller's (the web app builds a relay on its event loop).
             self.engine.warm_up()
+            reader.start()
             next_status = time.monotonic()
             while not self._ready.is_set() and reader.is_alive():
                 if time.monotonic() >= next_status:
@@ -194,7 +195,8 @@ class Relay:
                         next_status += status_every
         finally:
             self.stop()
-            reader.join()
+            if reader.ident is not None:
+                reader.join()
             for w in workers:
                 w.join()
             for d in self.destinations:
