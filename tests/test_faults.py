@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -22,6 +21,7 @@ from bystander.engine.face import DetectorFault
 from conftest import FR, measure
 
 aiortc = pytest.importorskip("aiortc")
+from whip_sender import FramesTrack  # noqa: E402
 
 FPS = 30
 N = 300  # 10 s
@@ -119,33 +119,11 @@ def faulty_engine(engine: Engine, faults: Faults) -> FaultyEngine:
     return faulty
 
 
-class _Numbered(aiortc.MediaStreamTrack):
-    """``N`` numbered frames at 30 fps and one more (aiortc's receiver keeps a sender's last frame)."""
-
-    kind = "video"
-
-    def __init__(self, picture: np.ndarray):
-        super().__init__()
-        self.picture, self.i, self.start = picture, 0, None
-
-    async def recv(self):
-        if self.i > N:
-            self.stop()
-            raise aiortc.mediastreams.MediaStreamError
-        if self.start is None:
-            self.start = time.monotonic()
-        await asyncio.sleep(max(0.0, self.start + self.i / FPS - time.monotonic()))
-        frame = av.VideoFrame.from_ndarray(numbered(self.i, self.picture), format="bgr24")
-        frame.pts, frame.time_base = self.i * (90000 // FPS), Fraction(1, 90000)
-        self.i += 1
-        return frame
-
-
 async def _send(source, picture: np.ndarray) -> None:
     from bystander.server.whip import answer
 
     sender = aiortc.RTCPeerConnection(aiortc.RTCConfiguration(iceServers=[]))
-    sender.addTrack(_Numbered(picture))
+    sender.addTrack(FramesTrack(lambda i: numbered(i, picture), N))
     await sender.setLocalDescription(await sender.createOffer())
     receiver, sdp = await answer(sender.localDescription.sdp, source)
     await sender.setRemoteDescription(aiortc.RTCSessionDescription(sdp, "answer"))

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
-from fractions import Fraction
 
-import av
 import pytest
 
 from conftest import measure
 from live_harness import counter_frame, recorded_counters
 
 aiortc = pytest.importorskip("aiortc")
+from whip_sender import FramesTrack  # noqa: E402
 
 FPS = 30
 N = 45
@@ -22,34 +20,11 @@ N = 45
 NO_ICE_SERVERS = aiortc.RTCConfiguration(iceServers=[])
 
 
-class _Counter(aiortc.MediaStreamTrack):
-    """``N`` numbered frames at 30 fps and one more, then the track ends. (aiortc's receiver hands a
-    frame on when the next one's packets begin, so a sender's very last frame stays in it.)"""
-
-    kind = "video"
-
-    def __init__(self):
-        super().__init__()
-        self.i, self.start = 0, None
-
-    async def recv(self):
-        if self.i > N:
-            self.stop()
-            raise aiortc.mediastreams.MediaStreamError
-        if self.start is None:
-            self.start = time.monotonic()
-        await asyncio.sleep(max(0.0, self.start + self.i / FPS - time.monotonic()))
-        frame = av.VideoFrame.from_ndarray(counter_frame(self.i), format="bgr24")
-        frame.pts, frame.time_base = self.i * (90000 // FPS), Fraction(1, 90000)
-        self.i += 1
-        return frame
-
-
 async def _send(source) -> None:
     from bystander.server.whip import answer
 
     sender = aiortc.RTCPeerConnection(NO_ICE_SERVERS)
-    sender.addTrack(_Counter())
+    sender.addTrack(FramesTrack(counter_frame, N))
     await sender.setLocalDescription(await sender.createOffer())
     receiver, sdp = await answer(sender.localDescription.sdp, source)
     await sender.setRemoteDescription(aiortc.RTCSessionDescription(sdp, "answer"))
@@ -101,7 +76,7 @@ def test_answering_an_offer_looks_up_no_server_nobody_named(monkeypatch):
 
     async def offer_and_answer() -> None:
         sender = aiortc.RTCPeerConnection(NO_ICE_SERVERS)
-        sender.addTrack(_Counter())
+        sender.addTrack(FramesTrack(counter_frame, N))
         await sender.setLocalDescription(await sender.createOffer())
         receiver, sdp = await answer(sender.localDescription.sdp, WebRtcSource())
         assert "a=candidate" in sdp

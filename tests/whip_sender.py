@@ -23,6 +23,31 @@ BURST_S = 0.1
 FRAME_GAP_S = 1.5 / FPS  # the most a flash's first bright frame may follow the frame before it
 
 
+class FramesTrack(MediaStreamTrack):
+    """``frame(i)`` for i = 0..n at ``FPS``, then the track ends: n + 1 frames, since aiortc's receiver
+    hands a frame on when the next one's packets begin, so a sender's very last frame stays in it."""
+
+    kind = "video"
+
+    def __init__(self, frame, n: int):
+        super().__init__()
+        self.frame, self.n, self.i, self.start = frame, n, 0, None
+
+    async def recv(self):
+        from aiortc.mediastreams import MediaStreamError
+
+        if self.i > self.n:
+            self.stop()
+            raise MediaStreamError
+        if self.start is None:
+            self.start = time.monotonic()
+        await asyncio.sleep(max(0.0, self.start + self.i / FPS - time.monotonic()))
+        frame = av.VideoFrame.from_ndarray(self.frame(self.i), format="bgr24")
+        frame.pts, frame.time_base = self.i * (90000 // FPS), Fraction(1, 90000)
+        self.i += 1
+        return frame
+
+
 class _Clock:
     """Both tracks' timeline. It starts a little after the first frame is asked for, so that the
     other track, asked a moment later, is not behind from its first frame (a catch-up burst would
