@@ -218,7 +218,10 @@ def test_phone_app_end_to_end(server, tmp_path):
         assert _selected_mode(page) == "video"
 
         # A video file, through a background job that survives a reload; lin kept for seconds.
-        page.set_input_files("#video-file", str(FR / "short_hamilton_clip.mp4"))
+        with page.expect_file_chooser() as chooser:  # the pick button, as a person taps it
+            page.click("#pick-label")
+        assert chooser.value.element.get_attribute("id") == "video-file"
+        chooser.value.set_files(str(FR / "short_hamilton_clip.mp4"))
         expect(page.locator("#job")).to_be_visible()
         _shot(page, "6-video-job")
         page.reload()
@@ -308,6 +311,18 @@ def test_phone_app_end_to_end(server, tmp_path):
         page.click("#signout")
         expect(page.locator("#login-form")).to_be_visible()
         assert page.evaluate(LIVE_TRACKS) == []
+        # Signed in again and out: nothing typed is left, and one tap on "Sign in" does not get back in.
+        page.fill("#login-form [name=username]", "admin")
+        page.fill("#login-form [name=password]", PASSWORD)
+        page.click("#login-form button[type=submit]")
+        expect(page.locator("#tabs")).to_be_visible()
+        page.click("#tabs [data-view=register]")  # Sign out is on every page but the camera's
+        page.click("#signout")
+        expect(page.locator("#login-form")).to_be_visible()
+        expect(page.locator("#login-form [name=password]")).to_have_value("")
+        expect(page.locator("#login-form [name=username]")).to_have_value("")
+        page.click("#login-form button[type=submit]")
+        expect(page.locator("#tabs")).to_be_hidden()
         expect(page.locator("#tabs")).to_be_hidden()
         expect(page.locator("#message")).to_be_hidden()
 

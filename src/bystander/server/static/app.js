@@ -41,7 +41,15 @@ async function showLanding() {
   show("landing");
 }
 
+// The sign-in and setup forms keep nothing once used: on a shared phone, a password left in the
+// form would let the next person in with one tap.
+function clearForms() {
+  $("#login-form").reset();
+  $("#setup-form").reset();
+}
+
 function signedIn(token) {
+  clearForms();
   state.token = token;
   sessionStorage.setItem("token", token);
   show("camera");
@@ -59,6 +67,7 @@ export async function signedOut() {
   forgetSecrets();
   releaseCamera(true);
   clearShots();
+  clearForms();
   await showLanding();
 }
 
