@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .face import Reason
+from .face import Decision, Reason
 from .judge import Judged
 
 # A track counts as a person blurred once it was detected clearly on this many frames: fewer is
@@ -14,6 +14,13 @@ from .judge import Judged
 _PERSON_FRAMES = 3
 # A face redacted although it resembled someone registered this much: a moment the judge was unsure.
 _UNSURE_SIMILARITY = 0.4
+
+
+def people_blurred(decisions: list[Decision], clear: float) -> int:
+    """Other people a photo's decisions blur: redacted faces detected clearly (``clear``: the score
+    recognition asks for). A faint detection (a sleeve, a hand) is blurred as well, but not counted
+    as a person, as a video counts only tracks detected clearly."""
+    return sum(1 for d in decisions if d.redact and d.face.score >= clear)
 
 
 def others_blurred_text(n: int) -> str:

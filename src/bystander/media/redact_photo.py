@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..engine import Engine
+from ..engine.report import people_blurred
 from .image import read_photo, write_photo
 
 
@@ -18,6 +19,7 @@ def redact_photo(engine: Engine, src: Path, dst: Path, max_pixels: int, keep_met
         "width": int(photo.bgr.shape[1]), "height": int(photo.bgr.shape[0]),
         "faces": [d.as_dict() for d in decisions],
         "redacted": sum(d.redact for d in decisions),
+        "others_blurred": people_blurred(decisions, engine.config.min_recognition_score),
         "kept": sorted({d.person for d in decisions if not d.redact}),
     }
     if photo.frames > 1:

@@ -315,7 +315,7 @@ def routes(app: App) -> web.RouteTableDef:
 
             report = await loop().run_in_executor(None, run)
             item = app.gallery.add(Item(item_id, "photo", Path(name).stem, dst.name, Gallery.now(),
-                                        report["redacted"], report["kept"], others_blurred=report["redacted"]))
+                                        report["redacted"], report["kept"], others_blurred=report["others_blurred"]))
             return web.json_response(item.as_dict(), status=201)
         finally:
             src.unlink(missing_ok=True)
@@ -339,7 +339,7 @@ def routes(app: App) -> web.RouteTableDef:
                 privacy = result.privacy.as_dict(result.rate)
                 app.gallery.add(Item(job.id, "video", Path(job.name).stem, dst.name, Gallery.now(),
                                      result.faces_redacted, [k["person"] for k in privacy["kept"]],
-                                     duration=round(result.frames / result.rate, 2) if result.rate else None,
+                                     duration=_duration(dst),  # its own timestamps: a recording's rate varies
                                      others_blurred=privacy["others_blurred"], privacy=privacy))
                 return job.id
             finally:

@@ -10,13 +10,16 @@ let current = null;
 
 function keptText(item) {
   const kept = item.privacy ? item.privacy.kept.map((k) => `${k.person} (${k.seconds.toFixed(1)} s)`) : (item.kept || []);
-  return kept.length ? `Kept visible: ${kept.join(", ")}` : "Nobody registered was seen: every face was blurred.";
+  if (kept.length) return `Kept visible: ${kept.join(", ")}`;
+  return item.faces_redacted ? "Nobody registered was seen: every face was blurred." : "No face was found: nothing was blurred.";
 }
 
-// People, not face-frames: a video's privacy report counts each other person once.
+// People, not face-frames: a video's privacy report counts each other person once, a photo each
+// face detected clearly.
 function othersText(item) {
   const n = item.others_blurred ?? item.faces_redacted;
-  return n ? `${n} other ${n === 1 ? "person" : "people"} blurred` : "Nobody else to blur.";
+  if (n) return `${n} other ${n === 1 ? "person" : "people"} blurred`;
+  return (item.kept || []).length ? "Nobody else to blur." : "";
 }
 
 export function showResult(item) {
