@@ -6,7 +6,7 @@ import numpy as np
 
 from bystander.live.encode import youtube_bitrate
 from bystander.live.judging import look_ahead
-from bystander.live.schedule import COST_SAMPLES, Action, Budget, Pace, Scheduler, analysis_sizes
+from bystander.live.schedule import COST_SAMPLES, Action, Budget, LookAhead, Pace, Scheduler, analysis_sizes
 from bystander.live.secret import mask, mask_url
 
 
@@ -58,7 +58,7 @@ def test_scheduler_never_coasts_too_long_and_blanks_late_frames():
 def test_a_late_engine_coasts_longer_runs_and_blanks_only_by_the_patient_pace():
     s = Scheduler(Budget(interval=1 / 30, max_delay=0.25, max_stride=2, late_stride=4))
     assert s.choose(0.0, backlog=0) is Action.DETECT
-    # Behind by a frame: every other frame. More than half of max_delay behind: three in a row.
+    # Behind by a frame: every other frame. More than two frames behind: three in a row.
     assert [s.choose(0.05, backlog=5) for _ in range(2)] == [Action.COAST, Action.DETECT]
     assert [s.choose(0.2, backlog=5) for _ in range(4)] == [Action.COAST] * 3 + [Action.DETECT]
     assert not s.late(0.1) and s.late(0.2)
@@ -155,6 +155,22 @@ def test_a_bursts_lead_is_worked_off_and_a_fast_sender_builds_none():
 def test_the_look_ahead_leaves_one_frame_of_the_delay_for_encoding_and_sending():
     assert look_ahead(0.5, 30) == 14
     assert look_ahead(0.0, 30) == 0
+
+
+def test_a_slow_pipeline_holds_fewer_frames_so_the_output_keeps_to_the_delay():
+    interval = 1 / 30
+    la = LookAhead(nominal=14, shortest=8, interval=interval)
+
+    def second(overhead: float) -> int:  # a second of frames, each leaving the judge this much late
+        for _ in range(30):
+            frames = la.left(la.frames * interval + overhead)
+        return frames
+
+    assert second(0.005) == 14  # a fast machine: the whole look-ahead
+    # Judging takes three frames more than the look-ahead allows for: one frame fewer each second.
+    assert [second(0.1) for _ in range(4)] == [13, 12, 11, 11]
+    assert [second(0.0) for _ in range(4)] == [12, 13, 14, 14]  # and back once it is fast again
+    assert [second(1.0) for _ in range(8)][-1] == 8  # never fewer than a new face is covered back
 
 
 def test_the_streamer_is_told_when_the_machine_is_the_limit():

@@ -19,7 +19,7 @@ import numpy as np
 from ..engine import Engine
 from ..engine.judge import Judge, Judged, Mode
 from ..engine.report import PrivacyReport
-from .schedule import Action, Budget, Pace, Scheduler, analysis_sizes
+from .schedule import Action, Budget, LookAhead, Pace, Scheduler, analysis_sizes
 from .stats import Analysis, LiveStats
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,8 @@ class Judging:
         scheduler = Scheduler(self.budget, self.stride,
                               analysis_sizes(self.size[0], self.size[1], self.engine.config.analysis_size))
         judge = Judge(self.engine, window=self.window)
+        self._look_ahead = LookAhead(self.window, max(self.budget.late_stride, self.engine.config.backfill_frames),
+                                     self.budget.interval)
         pace, patience = Pace(Pace.WORK_OFF), Pace()
         modes = {Action.DETECT: Mode.DETECT, Action.COAST: Mode.SKIP, Action.BLANK: Mode.BLANK}
         while True:
@@ -83,6 +85,7 @@ class Judging:
             # Recognition takes what the detection left of the frames until the next one is due.
             judge.recognise_until = due + scheduler.stride * self.budget.interval * self.budget.share \
                 if not scheduler.late(lag) else due
+            judge.window = self._look_ahead.frames
             try:
                 for judged in judge.push(item.image, item, modes[action], scheduler.analysis_size):
                     self._judged(judged)
@@ -111,6 +114,7 @@ class Judging:
 
     def _judged(self, judged: Judged, fault: bool = False) -> None:
         item: Frame = judged.payload
+        self._look_ahead.left(time.monotonic() - item.arrival)
         item.decisions = judged.decisions
         self.privacy.add(judged, fault)
         if judged.decisions is None:

@@ -53,10 +53,12 @@ class Budget:
     max_delay: float = 0.25  # a frame older than this when its turn comes is blanked
     max_stride: int = 2  # at most this many frames per detection (the relay holds a coasted frame
     # until the next detection, to cover faces that entered on it: one frame of added latency at most)
-    # Frames per detection when the engine runs more than half of ``max_delay`` late (a stream's
-    # start on a slow machine): a longer run of coasted frames, each placed between the detections
-    # around it and covered back to where a face came in, before any frame is blanked.
+    # Frames per detection when the engine runs more than ``lag_limit`` late (a stream's start, a
+    # machine that cannot detect every other frame): a longer run of coasted frames, each placed
+    # between the detections around it and covered back to where a face came in, before any frame
+    # waits long or is blanked. The lateness the relay settles at on a slow machine is ``lag_limit``.
     late_stride: int = 4
+    lag_limit: float = 0.07  # seconds: two frames at 30 fps
     share: float = 0.95  # of a frame interval that detection and recognition may take on average
 
 
@@ -119,7 +121,7 @@ class Scheduler:
         if (lag if overdue is None else overdue) > b.max_delay:
             self.blanked()
             return Action.BLANK
-        longest = b.late_stride if self.late(lag) else b.max_stride
+        longest = b.late_stride if lag > b.lag_limit else b.max_stride
         may_coast = self._since + 1 < longest
         # Behind by more than a frame: skip detection here to catch up. A frame only a little late
         # (one slow detection before it) is detected still: coasted, it would wait for the next
@@ -168,3 +170,32 @@ class Scheduler:
     def blanked(self) -> None:
         """After a blanked frame (late, or the engine failed) tracks are stale: the next frame detects."""
         self._since = 10**9
+
+
+class LookAhead:
+    """How many frames the judge holds back. ``look_ahead`` leaves one frame's time of the delay for
+    judging and encoding; where they take longer (a slow machine, a busy one), the frames held are
+    fewer by that much, so the output keeps to the delay the streamer chose. Never fewer than
+    ``shortest``: the frames a new face is covered back to, and the longest run of coasted frames."""
+
+    SAMPLES = 30  # frames whose median time in the judge decides a step; at most one step per SAMPLES
+
+    def __init__(self, nominal: int, shortest: int, interval: float):
+        self.nominal = nominal
+        self.shortest = min(shortest, nominal)
+        self.interval = interval
+        self.frames = nominal
+        self._over: list[float] = []
+
+    def left(self, seconds: float) -> int:
+        """Feed the seconds from a frame's arrival to its leaving the judge; returns the frames to hold."""
+        self._over.append(seconds - self.frames * self.interval)
+        if len(self._over) >= self.SAMPLES:
+            best = self.nominal - statistics.median(self._over) / self.interval
+            if best < self.frames - 0.75 and self.frames > self.shortest:
+                self.frames -= 1
+            elif best > self.frames + 0.75 and self.frames < self.nominal:
+                self.frames += 1
+            self._over.clear()
+        return self.frames
+

@@ -135,20 +135,27 @@ class RtmpSource:
 
     def _play(self, accepted: int) -> Iterator[Event]:
         """Attach a player to the private stream and relay the session it receives, if any
-        (``accepted``: the ingest's count of publishers before it)."""
-        try:
-            container = av.open(self.ingest.pull_url, options=_PLAY_OPTIONS, timeout=(None, READ_TIMEOUT))
-        except av.error.FFmpegError as exc:
+        (``accepted``: the ingest's count of publishers before it). A player that opened on a
+        stream with no media yet plays again: PyAV's streams are fixed when it opens."""
+        while True:
+            try:
+                container = av.open(self.ingest.pull_url, options=_PLAY_OPTIONS, timeout=(None, READ_TIMEOUT))
+            except av.error.FFmpegError as exc:
+                if self._closed.is_set() or self._expired.is_set():
+                    return
+                if self.ingest.accepted != accepted:
+                    log.warning("ingest: the publisher left before its stream could be read (%s)",
+                                exc.strerror or "no media")
+                time.sleep(0.5)
+                return
+            with container:
+                if container.streams:
+                    self._receiving.set()
+                    yield from self._session(container)
+                    return
             if self._closed.is_set() or self._expired.is_set():
                 return
-            if self.ingest.accepted != accepted:
-                log.warning("ingest: the publisher left before its stream could be read (%s)",
-                            exc.strerror or "no media")
-            time.sleep(0.5)
-            return
-        self._receiving.set()
-        with container:
-            yield from self._session(container)
+            time.sleep(0.1)
 
     def _session(self, container) -> Iterator[Event]:
         if not container.streams.video:
@@ -185,6 +192,8 @@ class RtmpSource:
         except av.error.FFmpegError as exc:
             if self.ingest.publishing and not self._closed.is_set():
                 log.warning("ingest: read failed (%s)", exc.strerror or "error")
+        except IndexError:  # PyAV on a stream the publisher added after the first packets
+            log.warning("ingest: the publisher added a stream mid-session; reading its stream afresh")
         if undecodable:
             log.info("ingest: %d video packets could not be decoded (no keyframe before them)", undecodable)
 
@@ -194,7 +203,7 @@ class RtmpSource:
             for _ in container.demux():
                 if self._closed.is_set():
                     return
-        except av.error.FFmpegError:
+        except (av.error.FFmpegError, IndexError):
             pass
 
 
