@@ -83,6 +83,19 @@ def run_cli(*args, home: Path | None = None, check: bool | None = None, env=None
     return proc
 
 
+_PEAK = ("import resource, subprocess, sys; p = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+         "sys.stderr.write(p.stderr); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); "
+         "sys.exit(p.returncode)")
+
+
+def run_measuring_peak(cmd: list[str]) -> tuple[subprocess.CompletedProcess, float]:
+    """Run ``cmd``; returns it and its peak memory in MiB. A small Python starts it and reads the peak:
+    forked straight from this large test process, the child's peak would count the pages it shared
+    with us before exec."""
+    proc = subprocess.run([sys.executable, "-c", _PEAK, *cmd], capture_output=True, text=True, cwd=ROOT)
+    return proc, int(proc.stdout.split()[-1]) / 1024
+
+
 def run_cli_tty(*args, home: Path | None = None, timeout: float = 600):
     """The real ``bystander`` command with a pseudo-terminal as stdin, stdout and stderr, the way a
     user runs it: progress bars and anything else that checks ``isatty`` take their terminal path.

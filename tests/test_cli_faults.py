@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import FR, MEDIA, ROOT, run_cli, run_cli_tty
+from conftest import FR, MEDIA, ROOT, run_cli, run_cli_tty, run_measuring_peak
 
 HAMILTON = FR / "short_hamilton_clip.mp4"
 needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg (Debian package) not installed")
@@ -66,10 +66,6 @@ def _huge_frames_video(path: Path, side: int = 16000) -> Path:
     return path
 
 
-_PEAK = ("import resource, subprocess, sys; p = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
-         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.stderr.write(p.stderr); sys.exit(p.returncode)")
-
-
 @pytest.mark.parametrize("limit", [None, "100000000"])
 def test_a_video_of_huge_frames_is_refused_before_decoding(tmp_path, limit):
     """The decompression bomb the web app refuses (serve --max-video-pixels) is refused by the command
@@ -78,12 +74,11 @@ def test_a_video_of_huge_frames_is_refused_before_decoding(tmp_path, limit):
     out = tmp_path / "out.mp4"
     cmd = [sys.executable, "-m", "bystander", "--home", str(tmp_path), "video", str(bomb), "-o", str(out),
            "--everyone", *(["--max-pixels", limit] if limit else [])]
-    # A small Python measures the command's peak, so that this test process's pages are not counted.
-    proc = subprocess.run([sys.executable, "-c", _PEAK, *cmd], capture_output=True, text=True, cwd=ROOT)
+    proc, peak = run_measuring_peak(cmd)
     line = assert_one_line_error(proc)
     assert "frames of 16000x16000" in line and f"limit of {limit or 7680 * 4320} pixels" in line, line
     assert "--max-pixels" in line
-    assert int(proc.stdout.split()[-1]) / 1024 < 1024  # MiB: no frame was decoded
+    assert peak < 1024  # MiB: no frame was decoded
     assert not out.exists() and parts(tmp_path) == []
 
 

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import FR, MEDIA, ROOT, detail_kept, measure, run_cli, run_cli_tty, score, sharpness
+from conftest import FR, MEDIA, ROOT, detail_kept, measure, run_cli, run_cli_tty, run_measuring_peak, score, sharpness
 
 HAMILTON = FR / "short_hamilton_clip.mp4"
 INTEL = MEDIA / "intel_sample_videos"
@@ -285,10 +285,6 @@ def test_the_input_is_not_overwritten_and_crf_is_checked(media, tmp_path):
     assert proc.returncode == 2 and "--crf 99" in proc.stderr and not (tmp_path / "out.mp4").exists()
 
 
-_PEAK = ("import resource, subprocess, sys; rc = subprocess.run(sys.argv[1:]).returncode; "
-         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(rc)")
-
-
 @needs_ffmpeg
 def test_memory_stays_flat_however_long_the_video(media, tmp_path):
     """Peak memory of a 9 s video and of the same played 10 times (92 s, audio and all) are the same:
@@ -299,14 +295,11 @@ def test_memory_stays_flat_however_long_the_video(media, tmp_path):
         subprocess.run(["ffmpeg", "-v", "error", "-stream_loop", str(loops), "-i", str(HAMILTON), "-c", "copy",
                         str(src)], check=True)
         out = tmp_path / f"out-{loops}.mp4"
-        # The fast settings: memory is what is measured here, and these keep the run short. A small
-        # Python starts bystander and reports its peak: forked straight from this large test process,
-        # the child's peak would count the pages it shared with us before exec.
+        # The fast settings: memory is what is measured here, and these keep the run short.
         cmd = [sys.executable, "-m", "bystander", "--home", str(tmp_path), "video", str(src), "-o", str(out),
                "--everyone", "-q", "--detect-every", "3", "--preset", "ultrafast"]
-        proc = subprocess.run([sys.executable, "-c", _PEAK, *cmd], capture_output=True, text=True, cwd=ROOT)
+        proc, peaks[loops] = run_measuring_peak(cmd)
         assert proc.returncode == 0, proc.stderr
-        peaks[loops] = int(proc.stdout.split()[-1]) / 1024  # MiB
         assert probe(out)["frames"] == probe(src)["frames"]
     measure(f"peak memory: {peaks[0]:.0f} MiB for 9 s of video, {peaks[9]:.0f} MiB for 92 s")
     assert peaks[9] < peaks[0] * 1.1 + 20

@@ -116,7 +116,8 @@ def run(args) -> int:
 
 
 def _summary(s: dict) -> str:
-    lat = "" if s["latency_ms_p50"] is None else f", added latency p50 {s['latency_ms_p50']:.0f} ms / p95 {s['latency_ms_p95']:.0f} ms"
+    lat = "" if s["latency_ms_p50"] is None else \
+        f", added latency p50 {s['latency_ms_p50']:.0f} ms / p95 {s['latency_ms_p95']:.0f} ms"
     return (f"bystander: live ended after {s['uptime_s']:.0f} s: {s['frames']} frames, "
             f"{s['faces_redacted']} face-frames redacted, {s['faces_kept']} kept, "
             f"{s['coast']} placed between detections, {s['blank']} redacted whole{lat}; "

@@ -57,11 +57,10 @@ def _terminate(signum, frame) -> None:
 def _show_model_preparation() -> None:
     """At a terminal, the one line that says why a command's first run on this machine takes longer."""
     from ..engine import runtime
-    from ..engine.runtime import PREPARING
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("bystander: %(message)s"))
-    handler.addFilter(lambda record: record.getMessage() == PREPARING)
+    handler.addFilter(lambda record: record.getMessage() == runtime.PREPARING)
     runtime_log = logging.getLogger(runtime.__name__)
     runtime_log.setLevel(logging.INFO)
     runtime_log.addHandler(handler)

@@ -34,13 +34,6 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _is_photo(path: Path) -> bool:
-    """What a folder gives ``photo``: images, but not animated GIFs (``video`` takes those whole)."""
-    from ..media.image import IMAGE_SUFFIXES, is_animated_gif
-
-    return path.suffix.lower() in IMAGE_SUFFIXES and not is_animated_gif(path)
-
-
 def write_report(path: str | None, report) -> None:
     if not path:
         return
@@ -49,12 +42,12 @@ def write_report(path: str | None, report) -> None:
 
 
 def run(args) -> int:
-    from ..media.image import IMAGE_SUFFIXES
+    from ..media.image import IMAGE_SUFFIXES, is_still_image
     from ..media.redact_photo import redact_photo
 
     engine = build_engine(args)  # first: a bad option is named before the inputs are looked at
     _load_second_detector_meanwhile(engine)
-    work = plan(args.inputs, args.output, _is_photo, "photos", recursive=args.recursive, force=args.force,
+    work = plan(args.inputs, args.output, is_still_image, "photos", recursive=args.recursive, force=args.force,
                 file_suffixes=IMAGE_SUFFIXES)
     if work.single:
         if args.ray:

@@ -46,13 +46,6 @@ def _is_video(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_SUFFIXES or is_animated_gif(path)
 
 
-def _is_still(path: Path) -> bool:
-    """A photo named as a video's input: an image file other than an animated GIF."""
-    from ..media.image import IMAGE_SUFFIXES, is_animated_gif
-
-    return path.suffix.lower() in IMAGE_SUFFIXES and not is_animated_gif(path)
-
-
 def _writable(src: Path) -> str | None:
     """The output's suffix: the input's where it can be written, else MP4."""
     from ..media.redact_video import CONTAINERS
@@ -61,7 +54,7 @@ def _writable(src: Path) -> str | None:
 
 
 def run(args) -> int:
-    from ..media.image import IMAGE_SUFFIXES
+    from ..media.image import IMAGE_SUFFIXES, is_still_image
     from ..media.redact_video import VIDEO_SUFFIXES
     from ..media.video import X264_PRESETS
 
@@ -79,7 +72,7 @@ def run(args) -> int:
     work = plan(args.inputs, args.output, _is_video, "videos", recursive=args.recursive, force=args.force,
                 out_suffix=_writable, file_suffixes=VIDEO_SUFFIXES | IMAGE_SUFFIXES)
     for job in work.jobs:
-        if _is_still(job.src):
+        if is_still_image(job.src):
             raise BystanderError(f"{job.src}: a still image, not a video; bystander photo redacts it")
     reports = _reports(args.report, work)
     with contextlib.ExitStack() as stack:

@@ -3,8 +3,9 @@
 Every segment is an MP4 with its frames' input timestamps, in the input's time base, and starts
 with a keyframe of its own, so its packets go into the output as they are: the frame count and
 timestamps are the input's. (MP4 keeps where a stream starts in milliseconds, so a segment's
-timestamps come back shifted by up to half a millisecond; each is put back at its known start.) The audio comes from the input in one piece, never per segment: cutting audio at
-segment boundaries is what makes chunked pipelines drift.
+timestamps come back shifted by up to half a millisecond; each is put back at its known start.) The
+audio comes from the input in one piece, never per segment: cutting audio at segment boundaries is
+what makes chunked pipelines drift.
 """
 
 from __future__ import annotations

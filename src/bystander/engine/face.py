@@ -107,4 +107,3 @@ def in_frame(faces: list[Face], width: int, height: int) -> list[Face]:
         if x2 > 0 and y2 > 0 and x1 < width and y1 < height:
             kept.append(f)
     return kept
-

@@ -173,6 +173,7 @@ class Judge:
         self._last_thumb: np.ndarray | None = None
         self._shot_start = 0
         self._latest_detection = -1  # index of the latest frame detected
+        self._arriving: _Slot | None = None  # the frame being pushed, until it is held
 
     # Feeding ------------------------------------------------------------------------------------
     def push(self, image: np.ndarray, payload: Any = None, mode: Mode | None = None,
@@ -181,6 +182,7 @@ class Judge:
         lets the judge choose (detection on every ``detect_every``-th frame and on every cut)."""
         index = self._count
         self._count += 1
+        self._arriving = _Slot(index, image, payload, Mode.BLANK)
         thumb = thumbnail(image)
         cut = self._last_thumb is None or is_cut(thumb, self._last_thumb)
         self._last_thumb = thumb
@@ -195,6 +197,7 @@ class Judge:
             self._close_shot()
             self._new_shot(index)
         self._slots.append(slot)
+        self._arriving = None
         if mode is Mode.DETECT:
             started = time.perf_counter()
             self.spent = Spent()
@@ -216,7 +219,11 @@ class Judge:
             yield self._final(self._slots.popleft())
 
     def abandon(self) -> Iterator[Judged]:
-        """Give up on the frames held (the engine failed): each goes out redacted whole."""
+        """Give up on the frames held (the engine failed), and on the one it failed on before holding
+        it: each goes out redacted whole."""
+        if self._arriving is not None:
+            self._slots.append(self._arriving)
+            self._arriving = None
         while self._slots:
             slot = self._slots.popleft()
             yield Judged(slot.index, slot.image, slot.payload, None, slot.cut)

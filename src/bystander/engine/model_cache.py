@@ -7,8 +7,8 @@ package or another CPU (an AVX2-only machine beside an AVX-512 one) never loads 
 The graphs handed to OpenVINO (the bundled models repaired and reshaped, SFace's weights dequantised)
 are kept too, as OpenVINO's own files. OpenVINO loads a blob without checking its contents (a damaged
 one ran and found twenty faces in a photo of three), so every blob's digest is kept beside it, and a
-blob that does not match is removed before OpenVINO sees the folder. The cache is an optimisation only: where it cannot be written or
-read, models are compiled as before.
+blob that does not match is removed before OpenVINO sees the folder. The cache is an optimisation
+only: where it cannot be written or read, models are compiled as before.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ AMD EPYC (AVX-512 VNNI) YuNet at 1280x960 takes 12-14 ms against onnxruntime's ~
 40 ms against ~135 ms, at the same recall (docs/BENCHMARKS.md). onnxruntime on the float models is the
 fallback wherever OpenVINO is not installed or cannot load them, and can be chosen outright
 (``EngineConfig.runtime``). On a CPU without VNNI (AVX2 only) int8 products saturate: CenterFace's
-int8 build then misses faces its float model finds, and runs float on onnxruntime there. Both take the same NCHW float blob and answer outputs by name.
+int8 build then misses faces its float model finds, and runs float on onnxruntime there. Both take
+the same NCHW float blob and answer outputs by name.
 """
 
 from __future__ import annotations

@@ -91,10 +91,7 @@ class Judging:
                     self._judged(judged)
             except Exception:  # never let an unjudged frame out
                 log.exception("engine failed on a frame; redacting the frames it held whole")
-                abandoned = list(judge.abandon())
-                if not any(pending.payload is item for pending in abandoned):  # it failed before it was held
-                    abandoned.append(Judged(-1, item.image, item, None, False))
-                for pending in abandoned:
+                for pending in judge.abandon():
                     self._judged(pending, fault=True)
                 judge = Judge(self.engine, window=judge.window)
                 scheduler.blanked()

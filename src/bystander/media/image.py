@@ -190,6 +190,11 @@ def is_animated_gif(path: Path) -> bool:
         return False
 
 
+def is_still_image(path: Path) -> bool:
+    """A photo: an image file other than an animated GIF (``video`` takes those whole)."""
+    return path.suffix.lower() in IMAGE_SUFFIXES and not is_animated_gif(path)
+
+
 def read_sticker(path: Path) -> Sticker:
     """The picture for ``--style image:FILE``, its transparency kept."""
     photo = read_photo(path, STICKER_MAX_PIXELS, "use a smaller picture: it is scaled to "
