@@ -4,6 +4,7 @@ stand-in, ffmpeg publishing in real time, PyAV playing the destination."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -19,6 +20,7 @@ from live_harness import (FRAME, Bystander, Destination, Player, audio_offset, b
                           publish, video_offset, video_times)
 
 from bystander.live.nginx import free_port
+from bystander.live.stats import status_line
 
 pytestmark = pytest.mark.skipif(
     shutil.which("ffmpeg") is None or not Path("/usr/lib/nginx/modules/ngx_rtmp_module.so").exists(),
@@ -188,6 +190,10 @@ def test_destination_down_at_start_is_retried_until_it_comes_up(looped, lin_home
     down = by.wait_for(lambda s: s["frames"] > 0 and s["destinations"][0]["state"] == "retrying", 20)
     assert down is not None, by.stderr()
     assert "****" in down["destinations"][0]["destination"]  # the streamer sees which one, key masked
+    # and why, in words: the status line at a terminal says the same.
+    assert re.fullmatch(r"not reaching the server, retrying in \d+ s \(Connection refused\)",
+                        down["destinations"][0]["health"]), down
+    assert f"{down['destinations'][0]['destination']}: not reaching the server" in status_line(down)
     time.sleep(2)
     with Destination(tmp_path / "rec", port=port) as dst:
         assert pub.wait(60) == 0

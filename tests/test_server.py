@@ -271,7 +271,7 @@ def _live_from_the_browser(server, tmp_path: Path, args: list[str], seconds: flo
         page.click("#go-live-browser")
         expect(page.locator("#live-chip")).to_be_visible(timeout=30_000)
         page.click("#tabs [data-view=live]")  # the stream goes on while the streamer looks at its status
-        expect(page.locator("#live-status")).to_contain_text("live: in", timeout=30_000)
+        expect(page.locator("#live-status")).to_contain_text("Live for", timeout=30_000)
         _wait_until(page, "document.querySelector('#live-preview').naturalWidth === 640", 30)
         time.sleep(seconds)
         if screenshot:

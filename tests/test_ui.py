@@ -286,12 +286,39 @@ def test_phone_app_end_to_end(server, tmp_path):
         page.screenshot(path=str(ARTIFACTS / "ui-9-live-setup-full.png"), full_page=True)
         _go_live_from_obs(page, tmp_path)
 
-        # Record only, from this camera: no destination, the recording lands in the gallery.
+        # From this camera to a server that refuses the connection, recording as well: the Camera
+        # page says, within 15 s, that the viewers are not reached and why, and the badge says so.
         page.click("#tabs [data-view=live]")
         page.click("#destinations button:has-text('Remove')")
         page.click("#confirm-ok")
         expect(page.locator("#destinations")).to_contain_text("No destination yet")
+        page.select_option("#preset", "custom")
+        page.fill("#destination-form [name=name]", "Refusing server")
+        page.fill("#destination-form [name=url]", f"rtmp://127.0.0.1:{_free_port()}/app")
+        page.fill("#destination-form [name=key]", "refused-key-5678")
+        page.click("#destination-form button[type=submit]")
         page.check("#record-toggle")
+        page.click("#tabs [data-view=camera]")
+        page.click(".modes [data-mode=live]")
+        expect(page.locator("#mode-hint")).to_contain_text("Goes live to Refusing server, and records")
+        _wait_until(page, "document.querySelector('#preview').videoWidth > 0")
+        page.click("#go-live-browser")
+        expect(page.locator("#live-chip")).to_be_visible(timeout=30_000)
+        health = page.locator("#live-health")
+        expect(health).to_contain_text("Refusing server: not reaching the server, retrying in", timeout=15_000)
+        expect(health).to_contain_text("(Connection refused)")
+        expect(page.locator("#live-chip")).to_have_class("chip live down")
+        expect(page.locator("#live-chip")).to_contain_text("NOT REACHING VIEWERS")
+        _shot(page, "13-live-refused")
+        page.click("#go-live-browser")
+        expect(page.locator("#live-chip")).to_be_hidden(timeout=30_000)
+        expect(health).to_be_hidden()
+        page.click("#tabs [data-view=live]")
+        page.click("#destinations button:has-text('Remove')")
+        page.click("#confirm-ok")
+        expect(page.locator("#destinations")).to_contain_text("No destination yet")
+
+        # Record only, from this camera: no destination, the recording lands in the gallery.
         page.click("#tabs [data-view=camera]")
         page.click(".modes [data-mode=live]")
         expect(page.locator("#go-live-browser")).to_have_text("REC")
@@ -300,6 +327,7 @@ def test_phone_app_end_to_end(server, tmp_path):
         page.click("#go-live-browser")
         expect(page.locator("#live-chip")).to_be_visible(timeout=30_000)
         expect(page.locator("#live-chip")).to_contain_text("LIVE")
+        expect(page.locator("#live-chip")).to_have_class("chip live")  # nothing failing
         expect(page.locator("#live-pip")).to_be_visible(timeout=30_000)  # what viewers would see, redacted
         expect(page.locator("#go-live-browser")).to_have_text("STOP")
         _shot(page, "13-live-from-camera")
@@ -307,7 +335,7 @@ def test_phone_app_end_to_end(server, tmp_path):
         page.click("#go-live-browser")
         expect(page.locator("#live-chip")).to_be_hidden(timeout=30_000)
         page.click("#tabs [data-view=gallery]")
-        expect(page.locator("#items .tile.video")).to_have_count(4, timeout=10_000)
+        expect(page.locator("#items .tile.video")).to_have_count(5, timeout=10_000)
         page.click("#tabs [data-view=live]")
         page.uncheck("#record-toggle")
 
@@ -345,7 +373,7 @@ def test_phone_app_end_to_end(server, tmp_path):
         assert dpage.locator("#preview").bounding_box()["height"] >= 0.85 * LAPTOP["height"]
         _shot(dpage, "10-laptop-camera")
         dpage.click("#tabs [data-view=gallery]")
-        expect(dpage.locator("#items .tile")).to_have_count(6)  # with the two recordings made live
+        expect(dpage.locator("#items .tile")).to_have_count(7)  # with the three recordings made live
         _shot(dpage, "11-laptop-gallery")
         browser.close()
     assert not errors, errors
@@ -377,11 +405,12 @@ def _go_live_from_obs(page, tmp_path: Path) -> None:
         ingest_url = page.locator("#ingest-url").inner_text().strip()
         expect(page.locator("#go-live")).to_be_enabled()
         page.click("#go-live")
-        expect(page.locator("#live-status")).to_contain_text("waiting", timeout=20_000)
+        expect(page.locator("#live-status")).to_contain_text("Waiting for video", timeout=20_000)
         expect(page.locator("#go-live")).to_be_disabled()
         expect(page.locator("#stop-live")).to_be_enabled()
         pub = publish(src, f"{ingest_url}/{ingest_key}")
-        expect(page.locator("#live-status")).to_contain_text("live: in", timeout=30_000)
+        expect(page.locator("#live-status")).to_contain_text("Live for", timeout=30_000)
+        expect(page.locator("#live-destinations-status")).to_contain_text("live")
         expect(page.locator("#live-destinations-status")).to_contain_text("YouTube stand-in")
         expect(page.locator("#live-destinations-status")).to_contain_text("Recording to the gallery")
         _wait_until(page, "document.querySelector('#live-preview').naturalWidth === 640", 30)

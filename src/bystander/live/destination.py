@@ -99,6 +99,7 @@ class Destination:
             out["error"] = self.error
         if self.state is State.RETRYING and self.retry_at:
             out["retry_in_s"] = round(max(0.0, self.retry_at - time.monotonic()), 1)
+        out["health"] = health(out)
         return out
 
     def _open(self):
@@ -251,6 +252,20 @@ def _clear(q: queue.Queue) -> None:
         if item is None:  # a close that came while connecting: keep it
             q.put_nowait(None)
             return
+
+
+def health(status: dict) -> str:
+    """A destination's state in the streamer's words, with the reason where it is not live."""
+    state, error = State(status["state"]), status.get("error")
+    why = f" ({error})" if error else ""
+    if state is State.RETRYING:
+        again = f"retrying in {status['retry_in_s']:.0f} s" if "retry_in_s" in status else "retrying"
+        return f"not reaching the server, {again}{why}"
+    if state is State.CONNECTING:
+        return f"connecting again{why}" if error else "connecting"
+    if state is State.FAILED:
+        return f"stopped{why}"
+    return "live" if state is State.LIVE else "ended"
 
 
 def _describe(exc: BaseException, url: str) -> str:

@@ -118,8 +118,7 @@ class LiveStats:
 
 def status_line(s: dict) -> str:
     lat = "-" if s["latency_ms_p50"] is None else f"+{s['latency_ms_p50']:.0f} ms (p95 {s['latency_ms_p95']:.0f})"
-    dests = ", ".join(f"{d['destination']}: {d['state']}" + (f" in {d['retry_in_s']:.0f} s" if "retry_in_s" in d else "")
-                      for d in s["destinations"])
+    dests = ", ".join(f"{d['destination']}: {d['health']}" for d in s["destinations"])
     degraded = s["reduced"] + s["coast"] + s["blank"]
     machine = f" | {s['machine']}" if s.get("machine") else ""
     return (f"ingest {s['ingest']} | in {s['fps_in']:.1f} fps, out {s['fps_out']:.1f} fps | {lat} | "

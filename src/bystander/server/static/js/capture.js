@@ -56,7 +56,7 @@ export function updateControls() {
   if (state.mode === "live") {
     hint.textContent = mine ? "" : cam.problem ? "No camera: stream from OBS or a phone app instead (Live setup)." :
       other ? "Live from another source: stop it on the Live setup page." :
-      !ls ? "" : !configured ? "Add a destination (or choose Record to the gallery) under Destinations first." :
+      !ls ? "" : !configured ? "Add a destination (or choose Record to the gallery) on the Live setup page first." :
       ls.destinations.length ? `Goes live to ${ls.destinations.map((d) => d.name).join(", ")}${ls.record ? ", and records" : ""}.` :
       "Records to the gallery (no destinations).";
   }

@@ -37,19 +37,28 @@ function statusText(ls) {
   if (ls.error) return `Stopped: ${ls.error}`;
   if (!ls.running) return "Not live.";
   if (!s) return "Starting…";
-  const machine = s.machine ? `. ${s.machine[0].toUpperCase()}${s.machine.slice(1)}.` : "";
-  return `${s.ingest}: in ${s.fps_in} fps, out ${s.fps_out} fps, ${s.latency_ms_p50 ?? "-"} ms behind the input ` +
-         `(${s.delay_s} s of it look-ahead)${machine}`;
+  const machine = s.machine ? ` ${s.machine[0].toUpperCase()}${s.machine.slice(1)}.` : "";
+  if (s.ingest === "waiting") return "Waiting for video: start streaming from OBS, a phone app or this camera.";
+  if (s.ingest === "reconnecting") return "The video stopped coming in: waiting for it to come back." + machine;
+  const behind = s.latency_ms_p50 == null ? "" : `, ${(s.latency_ms_p50 / 1000).toFixed(1)} s behind the camera`;
+  return `Live for ${clock(s.uptime_s || 0)}: ${Math.round(s.fps_out)} fps out${behind}.${machine}`;
 }
+
+// Each destination's name: the one the streamer saved, or what it is.
+function destinationName(ls, d) {
+  const saved = ls.destinations.find((x) => x.url === d.destination);
+  return saved ? saved.name : d.destination.startsWith("record ") ? "Recording to the gallery" : d.destination;
+}
+
+// The destinations that failed to take the stream (an error since they were last live).
+function troubled(states) { return states.filter((d) => d.error && d.state !== "live"); }
 
 function renderDestinations(ls) {
   const states = (ls.running && ls.status && ls.status.destinations) || [];
   $("#live-destinations-status").replaceChildren(...states.map((d) => {
-    const saved = ls.destinations.find((x) => x.url === d.destination);
-    const label = saved ? saved.name : d.destination.startsWith("record ") ? "Recording to the gallery" : d.destination;
-    const retry = d.retry_in_s != null ? ` (again in ${Math.round(d.retry_in_s)} s)` : "";
     const li = el("li");
-    li.append(el("span", { textContent: label }), el("span", { className: `dest-state ${d.state}`, textContent: d.state + retry }));
+    li.append(el("span", { textContent: destinationName(ls, d) }),
+              el("span", { className: `dest-state ${d.state}`, textContent: d.health }));
     return li;
   }));
   const ul = $("#destinations");
@@ -88,10 +97,7 @@ export async function loadLive() {
   if (showing && state.view === "live") $("#live-preview").src = src;
   $("#live-pip").hidden = !(showing && live.pc && state.view === "camera");
   if (!$("#live-pip").hidden) $("#live-pip").src = src;
-  const chip = $("#live-chip");
-  chip.hidden = !(ls.running && state.view === "camera");
-  chip.className = "chip live";
-  if (ls.running) chip.textContent = ls.status ? `● LIVE ${clock(ls.status.uptime_s || 0)} · ${Math.round(ls.status.fps_out)} fps` : "● Starting…";
+  renderHealth(ls);
   if (live.pc && ls.running) live.seen = true;
   if (live.pc && live.seen && !ls.running) { dropLive(); if (ls.error) say(`Live stopped: ${ls.error}`); syncCamera(); }
   // Each button only when it can work.
@@ -99,6 +105,30 @@ export async function loadLive() {
   $("#stop-live").disabled = !ls.running;
   updateControls();
   return ls;
+}
+
+// The Camera page's badge and, when a destination is not taking the stream, why: amber while some
+// viewers are reached, dark while none is.
+function renderHealth(ls) {
+  const chip = $("#live-chip");
+  const onCamera = ls.running && state.view === "camera";
+  chip.hidden = !onCamera;
+  const states = (ls.running && ls.status && ls.status.destinations) || [];
+  const viewers = states.filter((d) => !d.destination.startsWith("record "));
+  const bad = troubled(states);
+  const badViewers = troubled(viewers);
+  const none = viewers.length > 0 && badViewers.length === viewers.length;
+  chip.className = `chip live${none ? " down" : bad.length ? " warn" : ""}`;
+  if (ls.running) {
+    const uptime = ls.status ? clock(ls.status.uptime_s || 0) : "";
+    chip.textContent = !ls.status ? "● Starting…" :
+      none ? `● NOT REACHING VIEWERS ${uptime}` :
+      bad.length ? `● LIVE ${uptime} · ${bad.length} not reached` :
+      `● LIVE ${uptime} · ${Math.round(ls.status.fps_out)} fps`;
+  }
+  const health = $("#live-health");
+  health.hidden = !(onCamera && bad.length);
+  health.textContent = bad.map((d) => `${destinationName(ls, d)}: ${d.health}`).join(" · ");
 }
 
 async function revealSecrets() {
