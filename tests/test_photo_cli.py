@@ -128,8 +128,12 @@ def test_registration_refuses_no_face_and_two_faces_and_saves_nothing(media, oba
     assert "Traceback" not in proc.stderr
     listed = json.loads(run_cli("faces", "list", "--json", home=obama_home, check=True).stdout)
     assert [p["name"] for p in listed] == ["obama"]  # bob not half-added, obama kept
-    run_cli("faces", "add", "kit", FR / "knn_examples" / "test" / "kit_with_rose.jpg", "--largest", home=obama_home,
-            check=True)
+    proc = run_cli("faces", "add", "kit", FR / "knn_examples" / "test" / "kit_with_rose.jpg", "--largest",
+                   home=obama_home, check=True)
+    # One shot is saved, with the advice the web app gives: more shots, and how to add them.
+    assert proc.stdout == "registered kit: 1 shot(s) added, 1 in all\n"
+    assert proc.stderr == ("bystander: 3 to 5 shots from slightly different angles recognise kit far more reliably; "
+                           "add more with: bystander faces add kit PHOTO...\n")
 
 
 def test_registration_never_makes_a_face_someone_it_is_not(media, obama_home, tmp_path):

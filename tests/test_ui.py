@@ -114,6 +114,8 @@ def test_phone_app_end_to_end(server, tmp_path):
         assert _selected_mode(page) == "photo"
         assert page.locator("#tabs [aria-current=page]").inner_text() == "Camera"
         assert page.evaluate(LIVE_TRACKS) == ["video"]
+        # Nobody registered yet: the camera says what that means, and where to go.
+        expect(page.locator("#register-first")).to_contain_text("Nobody is registered: every face is blurred")
         _shot(page, "2-camera-photo")
 
         # Swiping: the finger moving right brings Video, then Live; moving left goes back.
@@ -131,17 +133,34 @@ def test_phone_app_end_to_end(server, tmp_path):
         assert _selected_mode(page) == "video"
 
         # Registration: each shot checked as it is taken; refused ones removable; fewer than 3 warned.
-        page.click("#tabs [data-view=register]")
+        page.click(".modes [data-mode=photo]")
+        page.click("#register-first")
+        expect(page.locator("#register")).to_be_visible()
         _wait_until(page, "document.querySelector('#reg-preview').videoWidth > 0")
         assert page.evaluate(LIVE_TRACKS) == ["video"]  # leaving the camera closed it and the microphone
+        expect(page.locator("#save-hint")).to_have_text("Give the person a name to save.")
         page.fill("#register-form [name=name]", "lin")
+        expect(page.locator("#save-hint")).to_have_text("Take or upload at least one good shot to save.")
         page.click("#take-shot")
         expect(page.locator("#shots li.ok")).to_have_count(1)
+        # Its verdict can be read: on the screen, above the tab bar.
+        verdict = page.locator("#shots li .verdict").first.bounding_box()
+        assert verdict["y"] + verdict["height"] <= page.locator("#tabs").bounding_box()["y"], verdict
+        expect(page.locator("#save-hint")).to_have_text("")
         expect(page.locator("#guide")).to_contain_text("Shot 2 of 3 to 5: turn your head a little to your left")
+        notes = tmp_path / "notes.txt"
+        notes.write_text("not a picture\n")
         page.set_input_files("#shot-files", [str(MEDIA / "negatives" / "view.jpg"), str(FR / "two_people.jpg")])
         expect(page.locator("#shots li.refused")).to_have_count(2)
         verdicts = page.locator("#shots").inner_text()
         assert "No face found" in verdicts and "2 faces found" in verdicts
+        # A file that is no picture: said so in its place, no broken image.
+        page.set_input_files("#shot-files", str(notes))
+        expect(page.locator("#shots li.refused")).to_have_count(3)
+        expect(page.locator("#shots li").last.locator(".no-image")).to_have_text("Not a picture")
+        expect(page.locator("#shots li").last.locator("img")).to_have_count(0)
+        expect(page.locator("#shots li .verdict").last).to_have_text(re.compile(r"^notes\.txt: not a photo file"))
+        page.locator("#shots li.refused .remove").last.click()
         assert not CLI_WORDS.search(verdicts), verdicts
         expect(page.locator("#guide")).to_contain_text("Shot 2 of 3 to 5")  # refused shots do not count
         expect(page.locator("#shot-warning")).to_contain_text("Only 1 good shot")
@@ -176,6 +195,26 @@ def test_phone_app_end_to_end(server, tmp_path):
         page.click("#confirm-ok")
         expect(page.locator("#people li")).to_have_count(1)
         expect(page.locator("#people")).not_to_contain_text("obama")
+        # The name of someone registered: the shots are added to them, after asking; or straight away
+        # from their "Add shots".
+        page.fill("#register-form [name=name]", "lin")
+        page.click("#take-shot")
+        expect(page.locator("#shots li.ok")).to_have_count(1)
+        expect(page.locator("#save-person")).to_have_text("Add to lin")
+        expect(page.locator("#save-hint")).to_contain_text("lin is registered already (3 shots)")
+        page.click("#save-person")
+        expect(page.locator("#confirm-text")).to_contain_text("lin is registered already. Add these 1 shot to lin?")
+        page.click("#confirm-ok")
+        expect(page.locator("#message")).to_contain_text("1 shot added to lin (4 in all)")
+        expect(page.locator("#people")).to_contain_text("4 shots")
+        page.click("#people [aria-label='Add shots of lin']")
+        expect(page.locator("#register-title")).to_have_text("Add shots of lin")
+        expect(page.locator("#register-form [name=name]")).to_have_value("lin")
+        page.click("#take-shot")
+        expect(page.locator("#shots li.ok")).to_have_count(1)
+        page.click("#save-person")
+        expect(page.locator("#message")).to_contain_text("1 shot added to lin (5 in all)")
+        expect(page.locator("#register-title")).to_have_text("Register someone")
 
         # Photo: the shutter; the result says who was kept and how many others were blurred.
         page.click("#tabs [data-view=camera]")
@@ -264,8 +303,11 @@ def test_phone_app_end_to_end(server, tmp_path):
         expect(page.locator("#live").get_by_label("Server URL")).to_have_value("rtmp://live.twitch.tv/app")
         expect(page.locator("#go-live")).to_be_disabled()
         expect(page.locator("#stop-live")).to_be_disabled()
+        expect(page.locator("#go-live-hint")).to_have_text("Add a destination below, or tick Record to the gallery, "
+                                                            "to go live.")
         page.check("#record-toggle")  # record only: no destination needed
         expect(page.locator("#go-live")).to_be_enabled()
+        expect(page.locator("#go-live-hint")).to_have_text("")
         page.uncheck("#record-toggle")
         expect(page.locator("#go-live")).to_be_disabled()
         page.click("button.copy[data-copy='#ingest-url']")

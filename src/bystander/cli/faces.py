@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shlex
+import sys
 from pathlib import Path
 
 from ..errors import BystanderError
@@ -38,6 +40,7 @@ def add(args) -> int:
     from ..engine import Engine, EngineConfig
     from ..media.image import read_photo
     from ..registry import embed_registration_photo
+    from ..registry.enrol import RECOMMENDED_SHOTS
 
     engine = Engine(config=EngineConfig())
     # Every photo is checked before anything is saved: all shots are added, or none.
@@ -45,6 +48,9 @@ def add(args) -> int:
     with open_registry(args) as reg:
         person = reg.add(args.name, vectors, [p.name for p in args.photos])
     print(f"registered {person.name}: {len(vectors)} shot(s) added, {person.shots} in all")
+    if person.shots < RECOMMENDED_SHOTS:
+        print(f"bystander: {RECOMMENDED_SHOTS} to 5 shots from slightly different angles recognise {person.name} far "
+              f"more reliably; add more with: bystander faces add {shlex.quote(person.name)} PHOTO...", file=sys.stderr)
     return 0
 
 

@@ -11,6 +11,8 @@ from ..errors import RegistrationError
 # A registration photo must show its person clearly: faint detections (a face in a painting,
 # a hand) do not count as a second face, and cannot be the registered one, as in recognition.
 CLEAR_FACE = MIN_RECOGNITION_SCORE
+# Shots a person should have, from slightly different angles (the web app guides five).
+RECOMMENDED_SHOTS = 3
 
 
 def embed_registration_photo(engine: Engine, image: np.ndarray, source: str, largest: bool = False) -> np.ndarray:

@@ -6,7 +6,7 @@ import { releaseCamera, syncCamera } from "./js/camera.js";
 import { followJob, setMode, stopRecording } from "./js/capture.js";
 import { dropLive, forgetSecrets, livePolling, loadLive } from "./js/live.js";
 import { loadNetwork } from "./js/network.js";
-import { clearShots, loadPeople, renderShots } from "./js/register.js";
+import { clearShots, loadPeople, nudgeRegistration, renderShots } from "./js/register.js";
 import { loadGallery, loadThumb } from "./js/results.js";
 
 const TITLES = { landing: "bystander", camera: "bystander", register: "Faces", gallery: "Gallery", live: "Live setup",
@@ -28,7 +28,8 @@ export function show(next) {
   livePolling();
   if (next === "register") { loadPeople().catch((e) => say(plain(e))); renderShots(); }
   if (next === "gallery") loadGallery().catch((e) => say(plain(e)));
-  if (next === "camera") { setMode(state.mode); loadThumb(); }
+  $("#register-first").hidden = true;
+  if (next === "camera") { setMode(state.mode); loadThumb(); nudgeRegistration().catch(() => {}); }
   if (next === "live") loadLive().catch((e) => say(plain(e)));
   if (next === "landing" || next === "live") loadNetwork();
   if (history.replaceState) history.replaceState(null, "", `#${next}`);
@@ -86,6 +87,7 @@ $("#signout").onclick = guard(async () => {
   await signedOut();
 });
 document.querySelectorAll("#tabs [data-view]").forEach((b) => (b.onclick = () => show(b.dataset.view)));
+$("#register-first").onclick = () => show("register");
 
 setMode("photo");
 (state.token ? api("/api/people").then(() => signedIn(state.token)) : showLanding())

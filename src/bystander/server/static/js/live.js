@@ -103,6 +103,8 @@ export async function loadLive() {
   // Each button only when it can work.
   $("#go-live").disabled = !(ls.destinations.length || ls.record) || ls.running;
   $("#stop-live").disabled = !ls.running;
+  $("#go-live-hint").textContent = ls.running ? "Live now: Stop ends it." : !(ls.destinations.length || ls.record) ?
+    "Add a destination below, or tick Record to the gallery, to go live." : "";
   updateControls();
   return ls;
 }

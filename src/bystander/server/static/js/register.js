@@ -1,6 +1,6 @@
 // Registration: guided shots, each checked by the server as it is taken (refused ones say why and
 // can be removed), a warning below 3 good shots, and deleting a person only after confirming.
-import { $, api, cap, confirmed, el, guard, plain, say } from "./core.js";
+import { $, api, cap, confirmed, el, guard, plain, say, state } from "./core.js";
 import { snapshot } from "./camera.js";
 
 const GUIDE = [
@@ -11,6 +11,8 @@ const GUIDE = [
   { pose: "front", text: "one more, straight on" },
 ];
 let shots = [];  // {blob, name, url, state: checking|ok|refused, problem, note}
+let people = [];  // the registered people, as last loaded: {name, shots}
+let adding = null;  // the registered person whose "Add shots" was pressed
 
 const goodShots = () => shots.filter((s) => s.state === "ok");
 
@@ -23,12 +25,15 @@ export function renderShots() {
   const box = $("#shots");
   box.replaceChildren();
   shots.forEach((s, i) => {
-    const verdict = s.state === "checking" ? "Checking…" : s.state === "ok" ? (s.note ? `Kept. ${cap(s.note)}` : "Good shot") : cap(s.problem);
+    const problem = s.problem && s.problem.startsWith(s.name) ? s.problem : cap(s.problem);  // a file's name as it is
+    const verdict = s.state === "checking" ? "Checking…" : s.state === "ok" ? (s.note ? `Kept. ${cap(s.note)}` : "Good shot") : problem;
     const rm = el("button", { type: "button", className: "remove", textContent: "×" });
     rm.setAttribute("aria-label", `Remove shot ${i + 1}`);
     rm.onclick = () => { URL.revokeObjectURL(s.url); shots.splice(shots.indexOf(s), 1); renderShots(); };
     const li = el("li", { className: s.state });
-    li.append(el("img", { src: s.url, alt: `shot ${i + 1}` }), el("span", { className: "verdict", textContent: verdict }), rm);
+    const img = el("img", { src: s.url, alt: `shot ${i + 1}` });
+    img.onerror = () => img.replaceWith(el("span", { className: "no-image", textContent: "Not a picture" }));
+    li.append(img, el("span", { className: "verdict", textContent: verdict }), rm);
     box.appendChild(li);
   });
   const good = goodShots().length;
@@ -42,7 +47,18 @@ export function renderShots() {
     `${name || "this person"} far more reliably. Take more, or save anyway.`;
   const save = $("#save-person");
   save.disabled = !name || !good || checking;
-  save.textContent = good && good < 3 ? "Save anyway" : "Save";
+  const known = people.find((p) => p.name === name);
+  save.textContent = known ? `Add to ${known.name}` : good && good < 3 ? "Save anyway" : "Save";
+  $("#save-hint").textContent = checking ? "Checking the shots…" : !name ? "Give the person a name to save." :
+    !good ? "Take or upload at least one good shot to save." :
+    known ? `${known.name} is registered already (${known.shots} shot${known.shots === 1 ? "" : "s"}): these are added.` : "";
+  $("#register-title").textContent = adding && adding === name ? `Add shots of ${adding}` : "Register someone";
+}
+
+// The shot's verdict where it can be read: above the tab bar, not under it.
+function reveal(shot) {
+  const li = $("#shots").children[shots.indexOf(shot)];
+  if (li) li.scrollIntoView({ block: "nearest" });
 }
 
 async function addShot(blob, name, pose) {
@@ -60,10 +76,19 @@ async function addShot(blob, name, pose) {
     Object.assign(shot, { state: "refused", problem: plain(e) });
   }
   renderShots();
+  reveal(shot);
+}
+
+// The Camera page says when nobody is registered: the streamer's own face is blurred then too.
+export async function nudgeRegistration() {
+  people = await api("/api/people");
+  $("#register-first").hidden = people.length > 0 || state.view !== "camera";
 }
 
 export async function loadPeople() {
   const list = await api("/api/people");
+  people = list;
+  renderShots();
   const ul = $("#people");
   ul.replaceChildren();
   if (!list.length) ul.appendChild(el("li", { textContent: "Nobody yet: every face will be blurred." }));
@@ -78,8 +103,16 @@ export async function loadPeople() {
       say(`${p.name} deleted.`, true);
       await loadPeople();
     });
+    const more = el("button", { type: "button", className: "quiet", textContent: "Add shots" });
+    more.setAttribute("aria-label", `Add shots of ${p.name}`);
+    more.onclick = () => {
+      adding = p.name;
+      $("#register-form [name=name]").value = p.name;
+      renderShots();
+      $("#register-form").scrollIntoView({ block: "start" });
+    };
     const li = el("li");
-    li.append(who, del);
+    li.append(who, more, del);
     ul.appendChild(li);
   }
 }
@@ -100,13 +133,19 @@ $("#register-form").onsubmit = guard(async (e) => {
   const name = e.target.name.value.trim();
   if (!name) throw new Error("Give the person a name first.");
   if (!good.length) throw new Error("Take at least one good shot first.");
+  const known = people.find((p) => p.name === name);
+  if (known && adding !== name &&
+      !(await confirmed(`${name} is registered already. Add these ${good.length} shot${good.length === 1 ? "" : "s"} to ${name}?`,
+                        "Add shots"))) return;
   const form = new FormData();
   form.append("name", name);
   good.forEach((s) => form.append("shot", s.blob, s.name));
   const person = await api("/api/people", { method: "POST", body: form });
   clearShots();
+  adding = null;
   e.target.reset();
   renderShots();
-  say(`${person.name} registered (${person.shots} shot${person.shots === 1 ? "" : "s"}).`, true);
+  say(known ? `${good.length} shot${good.length === 1 ? "" : "s"} added to ${person.name} (${person.shots} in all).` :
+      `${person.name} registered (${person.shots} shot${person.shots === 1 ? "" : "s"}).`, true);
   await loadPeople();
 });
