@@ -162,16 +162,25 @@ def test_a_relay_whose_engine_fails_sends_every_frame_judged_or_redacted_whole(e
 
     whole, judged = [], []
     with av.open(str(out)) as c:
-        frames = [(float(f.pts * f.time_base), f.to_ndarray(format="bgr24")) for f in c.decode(video=0)]
-    first = frames[0][0]
+        frames = [(f.pts, f.to_ndarray(format="bgr24")) for f in c.decode(video=0)]
+    # Every frame, once, in its place: as many as were sent, in order, each judged one carrying its
+    # own number (its timestamp can move on a loaded machine, where the sender's reports come late).
+    assert len(frames) == N and all(a[0] < b[0] for a, b in zip(frames, frames[1:]))
     scene = _sharpness(picture, outside)
-    for seconds, image in frames:
-        i = round((seconds - first) * FPS)
+    # The number's cells away from the faces: a face's blur reaches into the strip above it.
+    cell = SIZE[0] // 16
+    readable = sum(1 << b for b in range(16)
+                   if all(b * cell >= x2 + 60 or (b + 1) * cell <= x1 - 60 for x1, _, x2, _ in faces))
+    assert readable & 0b11 == 0b11, bin(readable)  # a frame out of place by 1 to 3 shows
+    for i, (_, image) in enumerate(frames):
         for x1, y1, x2, y2 in faces:  # no face is ever left as it was
             assert np.abs(image[y1:y2, x1:x2].astype(int) - picture[y1:y2, x1:x2]).mean() > 12, f"frame {i}"
-        (whole if _sharpness(image, outside) < 0.35 * scene else judged).append(i)
+        if _sharpness(image, outside) < 0.35 * scene:
+            whole.append(i)
+        else:
+            assert number(image) & readable == i & readable, f"frame {i} out of its place"
+            judged.append(i)
     measure(f"faults: {len(frames)} of {N} frames out, {len(whole)} redacted whole, faults at {faults.fell}")
-    assert sorted(whole + judged) == list(range(N))  # every frame, once, in its place
     for kind in ("raise", "garbage", "redaction"):
         assert faults.fell[kind] in whole, (kind, faults.fell[kind])
     stalled = faults.fell["stall"]

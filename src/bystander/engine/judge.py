@@ -162,8 +162,11 @@ class Judge:
                                clear=self.config.min_recognition_score, lasting=self.config.faint_lasting)
         # When recognitions must end (``time.monotonic()``; None: every face due is recognised). Live
         # sets it from its schedule; recognitions past it wait for a later detection, in priority
-        # order, except a registered person's, and the first face due while the deadline is ahead.
+        # order, except a registered person's and, with ``recognise_first``, the first face due: each
+        # detection then moves one identity on, however long it took itself (a stream's start on one
+        # slow core recognised nobody for a second).
         self.recognise_until: float | None = None
+        self.recognise_first = True
         self._face_seconds = 0.0  # what one recognition costs, a running mean
         self.spent = Spent()
         self._slots: deque[_Slot] = deque()
@@ -337,8 +340,8 @@ class Judge:
         due = sorted((s for s in candidates if self._due(self._tracks[s.track], s.near)), key=self._priority)
         self.spent.due += len(due)
         for k, s in enumerate(due):
-            # The first face goes before the deadline is weighed, unless the deadline has passed.
-            if self._past_deadline(0.0 if k == 0 else self._face_seconds) and self._tracks[s.track].person is None:
+            first = k == 0 and self.recognise_first
+            if not first and self._past_deadline(self._face_seconds if k else 0.0) and self._tracks[s.track].person is None:
                 break
             started = time.monotonic()
             (m,) = self.engine.recognise(slot.image, [s.face])

@@ -38,6 +38,7 @@ class Frame:
     image: np.ndarray
     pts: int  # ms on the outgoing timeline
     arrival: float
+    due: float | None = None  # when the engine was due to take it (``Pace``): after arrival in a burst
     # What the judge decided; None (until judged, or not judged in time): the whole frame is redacted.
     decisions: list | None = None
 
@@ -78,13 +79,15 @@ class Judging:
                     self._judged(judged)
                 judged_out.put(None)
                 return
-            due = pace.due(item.arrival, item.pts)
+            due = item.due = pace.due(item.arrival, item.pts)
             now = time.monotonic()
             lag = now - due
             action = scheduler.choose(lag, frames.qsize(), now - patience.due(item.arrival, item.pts))
-            # Recognition takes what the detection left of the frames until the next one is due.
-            judge.recognise_until = due + scheduler.stride * self.budget.interval * self.budget.share \
-                if not scheduler.late(lag) else due
+            # Recognition takes what the detection left of the frames until the next one is due, and
+            # one face per detection while the engine keeps up (not while it works off a delay).
+            judge.recognise_until = due if scheduler.late(lag) else \
+                due + scheduler.stride * self.budget.interval * self.budget.share
+            judge.recognise_first = lag <= self.budget.lag_limit
             judge.window = self._look_ahead.frames
             try:
                 for judged in judge.push(item.image, item, modes[action], scheduler.analysis_size):
@@ -111,7 +114,9 @@ class Judging:
 
     def _judged(self, judged: Judged, fault: bool = False) -> None:
         item: Frame = judged.payload
-        self._look_ahead.left(time.monotonic() - item.arrival)
+        # From when it was due, not when it came: a burst's wait at the start is worked off by the
+        # pace, and a look-ahead shortened for it would show registered people later.
+        self._look_ahead.left(time.monotonic() - (item.arrival if item.due is None else item.due))
         item.decisions = judged.decisions
         self.privacy.add(judged, fault)
         if judged.decisions is None:

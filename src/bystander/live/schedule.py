@@ -135,8 +135,8 @@ class Scheduler:
         return Action.DETECT
 
     def late(self, lag: float) -> bool:
-        """Whether a frame this late needs all the engine's time for detection: longer runs of
-        coasted frames, and no recognition but a registered person's."""
+        """Whether a frame this late needs the engine's time for detection: recognition is then only
+        a registered person's and one face's per detection."""
         return lag > self.budget.max_delay / 2
 
     def detected(self, seconds: float) -> None:
