@@ -240,10 +240,29 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-features=WebRtcHideLocalIpsWithMdns", "--autoplay-policy=no-user-gesture-required"]
 
 
+# The page's peer connections, kept where the test can read what the browser sent.
+KEEP_CONNECTIONS = """
+window.__pcs = [];
+const Original = window.RTCPeerConnection;
+window.RTCPeerConnection = function (...args) { const pc = new Original(...args); window.__pcs.push(pc); return pc; };
+window.RTCPeerConnection.prototype = Original.prototype;
+"""
+# The video the browser sent so far: frames, size, and for how long (s) its encoder was held back by
+# the CPU or by bandwidth.
+SENT_VIDEO = """async () => {
+  for (const r of (await window.__pcs[window.__pcs.length - 1].getStats()).values())
+    if (r.type === "outbound-rtp" && r.kind === "video")
+      return { frames: r.framesSent, width: r.frameWidth, t: r.timestamp / 1000,
+               cpu: (r.qualityLimitationDurations || {}).cpu || 0,
+               bandwidth: (r.qualityLimitationDurations || {}).bandwidth || 0 };
+}"""
+
+
 def _live_from_the_browser(server, tmp_path: Path, args: list[str], seconds: float, init_script: str | None = None,
-                           screenshot: str | None = None) -> Path:
+                           screenshot: str | None = None) -> tuple[Path, dict]:
     """Through the page: admin set up, a destination saved, Go Live with this camera (WHIP) for
-    ``seconds``, stop. Returns what the nginx-rtmp destination recorded."""
+    ``seconds``, stop. Returns what the nginx-rtmp destination recorded, and what the browser sent
+    over those seconds (``SENT_VIDEO``'s fields, as differences, and ``fps``)."""
     from playwright.sync_api import expect, sync_playwright
 
     from live_harness import Destination
@@ -251,6 +270,7 @@ def _live_from_the_browser(server, tmp_path: Path, args: list[str], seconds: flo
     with Destination(tmp_path / "rec") as dst, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS + args)
         page = browser.new_page(viewport={"width": 1000, "height": 1400})
+        page.add_init_script(KEEP_CONNECTIONS)
         if init_script:
             page.add_init_script(init_script)
         page.goto(server.url)
@@ -273,7 +293,9 @@ def _live_from_the_browser(server, tmp_path: Path, args: list[str], seconds: flo
         page.click("#tabs [data-view=live]")  # the stream goes on while the streamer looks at its status
         expect(page.locator("#live-status")).to_contain_text("Live for", timeout=30_000)
         _wait_until(page, "document.querySelector('#live-preview').naturalWidth === 640", 30)
+        before = page.evaluate(SENT_VIDEO)
         time.sleep(seconds)
+        after = page.evaluate(SENT_VIDEO)
         if screenshot:
             page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
         page.click("#stop-live")
@@ -281,7 +303,9 @@ def _live_from_the_browser(server, tmp_path: Path, args: list[str], seconds: flo
         browser.close()
         recordings = dst.recordings()
     assert recordings, server.log.read_text()
-    return max(recordings, key=lambda r: r.stat().st_size)  # a destination retried has several
+    sent = {k: after[k] - before[k] for k in ("frames", "t", "cpu", "bandwidth")}
+    sent.update(width=after["width"], fps=sent["frames"] / sent["t"])
+    return max(recordings, key=lambda r: r.stat().st_size), sent  # a destination retried has several
 
 
 @pytest.mark.skipif(not CHROMIUM.exists() or shutil.which("ffmpeg") is None,
@@ -294,7 +318,7 @@ def test_go_live_from_the_browser_over_whip(server, tmp_path):
     with av.open(str(y4m)) as c:
         sent = [f.to_ndarray(format="bgr24") for i, f in enumerate(c.decode(video=0)) if i % 10 == 0]
     assert _large_sharp_faces(sent) >= 5  # the camera shows the performer's face plainly
-    recording = _live_from_the_browser(
+    recording, sent = _live_from_the_browser(
         server, tmp_path, [f"--use-file-for-fake-video-capture={y4m}", f"--use-file-for-fake-audio-capture={wav}"],
         seconds=10, screenshot="8-live-from-browser.png")
     with av.open(str(recording)) as c:
@@ -306,8 +330,14 @@ def test_go_live_from_the_browser_over_whip(server, tmp_path):
     assert frames[-1][1].shape[:2] == (720, 1280)  # Chromium sent 720p
     times = [t for t, _ in frames]
     fps = (len(times) - 1) / (times[-1] - times[0])
-    measure(f"web app, live from the browser (WHIP): {len(times)} frames, {fps:.1f} fps, 1280x720, AAC audio")
-    assert 25 <= fps <= 31
+    measure(f"web app, live from the browser (WHIP): {len(times)} frames, {fps:.1f} fps, 1280x720, AAC audio; "
+            f"Chromium sent {sent['fps']:.1f} fps, held back {sent['cpu']:.1f} s by its CPU and "
+            f"{sent['bandwidth']:.1f} s by bandwidth over {sent['t']:.1f} s")
+    # The answer's bitrate hints let Chromium send 720p at its full rate: bandwidth never held it
+    # back. Where its own CPU did (everything on one slow core), the rate is what it managed.
+    assert sent["width"] == 1280 and sent["bandwidth"] < 0.1 * sent["t"], sent
+    assert fps <= 31 and fps >= (25 if sent["cpu"] < 0.1 * sent["t"] else 0.95 * sent["fps"]), (fps, sent)
+    assert fps >= sent["fps"] - 1.5  # every frame it sent reached the destination
     # The microphone is heard over the same span as the camera is seen, on the same timeline.
     assert len(heard) * 1024 / 48000 > 0.8 * (times[-1] - times[0])
     assert abs(heard[0] - times[0]) < 2 and abs(heard[-1] - times[-1]) < 1
@@ -353,7 +383,7 @@ def test_browser_audio_and_video_arrive_in_sync(server, tmp_path):
     at the destination (within 40 ms), whatever order their packets arrive in."""
     from whip_sender import sync_offsets
 
-    recording = _live_from_the_browser(server, tmp_path, [], seconds=10, init_script=SYNCED_CAMERA)
+    recording, _ = _live_from_the_browser(server, tmp_path, [], seconds=10, init_script=SYNCED_CAMERA)
     _assert_in_sync(sync_offsets(recording), "browser (Chromium)")
 
 
