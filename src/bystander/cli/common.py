@@ -25,15 +25,15 @@ def build_engine(args, **overrides) -> Engine:
     if not low <= mask_scale <= high:
         raise BystanderError(f"--mask-scale {mask_scale}: must be between {low:g} and {high:g}")
     style, sticker = parse_style(getattr(args, "style", "blur"))
-    config = EngineConfig(
-        everyone=everyone,
-        style=style,
-        sticker=sticker,
-        shape=getattr(args, "shape", EngineConfig.shape),
-        mask_scale=mask_scale,
-        detect_threshold=getattr(args, "detect_threshold", EngineConfig.detect_threshold),
+    config = EngineConfig(**{
+        "everyone": everyone,
+        "style": style,
+        "sticker": sticker,
+        "shape": getattr(args, "shape", EngineConfig.shape),
+        "mask_scale": mask_scale,
+        "detect_threshold": getattr(args, "detect_threshold", EngineConfig.detect_threshold),
         **overrides,
-    )
+    })
     if everyone:
         gallery = Gallery.empty()
     else:

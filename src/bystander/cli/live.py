@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from ..errors import BystanderError
-from ..live.schedule import DETECT_THREADS
+from ..live.schedule import live_settings
 from ..live.secret import MaskSecrets, mask, mask_url
 from .common import add_style_options, build_engine
 
@@ -77,7 +77,7 @@ def run(args) -> int:
     logging.basicConfig(level=logging.WARNING, format="bystander: %(message)s", stream=sys.stderr)
     for h in logging.getLogger().handlers:
         h.addFilter(MaskSecrets(lambda: secrets))
-    engine = build_engine(args, analysis_size=args.analysis_size, threads=DETECT_THREADS)
+    engine = build_engine(args, analysis_size=args.analysis_size, **live_settings())
     stats_out = _open_stats(args.stats_json)
     interactive = not args.quiet and sys.stderr.isatty()
 

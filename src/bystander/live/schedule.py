@@ -21,12 +21,21 @@ from dataclasses import dataclass
 # Detection threads in live mode. Decoding and encoding keep the second core busy there: two
 # threads measured more CPU and more frames redacted whole, for no steady gain in latency.
 DETECT_THREADS = 1
+# Live frames have been through the streamer's encoder at a live bitrate, where faces score lower than
+# in the file they came from: at the engine's 0.4, live left faces the file's own detection finds
+# visible (docs/BENCHMARKS.md, "Faces left sharp in live").
+DETECT_THRESHOLD = 0.3
 # When detecting at full size costs too much, live detects on a copy this share of the frame's
 # longest side before it skips any frame: a 20 px face is 15 px there, which the engine's
 # downscaled_threshold still finds. Pedestrian clip at 720p, 60 s live runs, face-frames of 20 px
 # or more left sharp: 43 of 15589 at 3/4 (p95 76 ms), 132 at 2/3 (p95 48 ms), 60 at full size
 # skipping every other frame (p95 125 ms).
 MIN_ANALYSIS_SCALE = 0.75
+
+
+def live_settings() -> dict:
+    """The engine settings live mode runs under (``Engine.with_config``)."""
+    return {"threads": DETECT_THREADS, "detect_threshold": DETECT_THRESHOLD}
 
 
 def analysis_sizes(width: int, height: int, analysis_size: int) -> tuple[int, ...]:

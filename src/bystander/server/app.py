@@ -16,7 +16,7 @@ from aiohttp import web
 from ..engine import Engine, EngineConfig
 from ..errors import BystanderError, InputError, RegistrationError
 from ..live.ingest import ListenAddress
-from ..live.schedule import DETECT_THREADS
+from ..live.schedule import live_settings
 from ..live.secret import mask_url
 from ..media.image import IMAGE_SUFFIXES, read_photo
 from ..media.limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_VIDEO_PIXELS
@@ -105,7 +105,7 @@ class App:
 
     def live_engine(self) -> Engine:
         """The engine under live mode's detection settings (``live.schedule``)."""
-        return self.engine().with_config(threads=DETECT_THREADS)
+        return self.engine().with_config(**live_settings())
 
     async def save_upload(self, field, allowed: set[str], kind: str) -> tuple[str, Path]:
         """(the name the user gave, where it was saved) of one uploaded file of an ``allowed`` type."""
