@@ -41,6 +41,14 @@ needs_chromium = pytest.mark.skipif(not CHROMIUM.exists() or shutil.which("ffmpe
                                     reason="needs Debian's chromium and ffmpeg (make test installs them)")
 
 
+# Whether the element ``selector`` names is what a click at its middle lands on.
+ON_TOP = """(selector) => {
+  const b = document.querySelector(selector).getBoundingClientRect();
+  const hit = document.elementFromPoint(b.x + b.width / 2, b.y + b.height / 2);
+  return !!hit && !!hit.closest(selector);
+}"""
+
+
 def _shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"ui-{name}.png"))
 
@@ -417,6 +425,12 @@ def test_phone_app_end_to_end(server, tmp_path):
         dpage.click("#tabs [data-view=gallery]")
         expect(dpage.locator("#items .tile")).to_have_count(7)  # with the three recordings made live
         _shot(dpage, "11-laptop-gallery")
+        # Faces on a laptop: the shot buttons can be pressed, not covered by the bars.
+        dpage.click("#tabs [data-view=register]")
+        _wait_until(dpage, "document.querySelector('#reg-preview').videoWidth > 0")
+        for control in ("#take-shot", "label:has(#shot-files)"):
+            assert dpage.evaluate(ON_TOP, control), control
+        _shot(dpage, "12-laptop-faces")
         browser.close()
     assert not errors, errors
 
