@@ -340,8 +340,9 @@ class Judge:
         due = sorted((s for s in candidates if self._due(self._tracks[s.track], s.near)), key=self._priority)
         self.spent.due += len(due)
         for k, s in enumerate(due):
-            first = k == 0 and self.recognise_first
-            if not first and self._past_deadline(self._face_seconds if k else 0.0) and self._tracks[s.track].person is None:
+            registered = self._tracks[s.track].person is not None
+            if not (registered or (k == 0 and self.recognise_first)) and \
+                    self._past_deadline(self._face_seconds if k else 0.0):
                 break
             started = time.monotonic()
             (m,) = self.engine.recognise(slot.image, [s.face])

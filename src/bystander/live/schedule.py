@@ -197,7 +197,7 @@ class LookAhead:
         self._over: list[float] = []
 
     def left(self, seconds: float) -> int:
-        """Feed the seconds from a frame's arrival to its leaving the judge; returns the frames to hold."""
+        """Feed the seconds from when a frame was due to its leaving the judge; returns the frames to hold."""
         self._over.append(seconds - self.frames * self.interval)
         if len(self._over) >= self.SAMPLES:
             best = self.nominal - statistics.median(self._over) / self.interval

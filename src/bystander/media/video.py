@@ -331,6 +331,9 @@ class VideoWriter:
                 raise BystanderError(f"{self.path}: cannot write the output ({error.strerror or error})") from None
 
 
+INTERRUPTED_WAIT = 10.0  # s the writer has to finish its frames when the run fails or is stopped
+
+
 class BackgroundWriter:
     """Runs a ``VideoWriter`` on its own thread, so encoding overlaps the engine's work on the
     next frames (x264 and onnxruntime both release the GIL). The queue is short and bounded:
@@ -372,14 +375,22 @@ class BackgroundWriter:
         if self._error is not None:
             raise self._error
 
-    def _stop(self) -> None:
+    def _stop(self, wait: float | None = None) -> bool:
+        """End the writer thread once it has done what was asked; whether it has (within ``wait``)."""
         if self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join()
+            try:
+                self._queue.put(None, timeout=wait)
+            except queue.Full:
+                return False
+            self._thread.join(wait)
+        return not self._thread.is_alive()
 
     def __enter__(self) -> "BackgroundWriter":
         return self
 
     def __exit__(self, *exc) -> None:
-        self._stop()
-        self.writer.__exit__(*exc)
+        # On the way out of an error or an interrupt, the wait is bounded: Ctrl-C or SIGTERM raised
+        # inside one of the queue's own waits can leave it unable to wake the writer (a SIGTERM left a
+        # run hanging there). The output is then abandoned unclosed; its part file is removed anyway.
+        if self._stop(None if exc[0] is None else INTERRUPTED_WAIT):
+            self.writer.__exit__(*exc)
