@@ -247,14 +247,15 @@ const Original = window.RTCPeerConnection;
 window.RTCPeerConnection = function (...args) { const pc = new Original(...args); window.__pcs.push(pc); return pc; };
 window.RTCPeerConnection.prototype = Original.prototype;
 """
-# The video the browser sent so far: frames, size, and for how long (s) its encoder was held back by
-# the CPU or by bandwidth.
+# The video the browser captured and sent so far: frames, size, and for how long (s) its encoder was
+# held back by the CPU or by bandwidth.
 SENT_VIDEO = """async () => {
-  for (const r of (await window.__pcs[window.__pcs.length - 1].getStats()).values())
-    if (r.type === "outbound-rtp" && r.kind === "video")
-      return { frames: r.framesSent, width: r.frameWidth, t: r.timestamp / 1000,
-               cpu: (r.qualityLimitationDurations || {}).cpu || 0,
-               bandwidth: (r.qualityLimitationDurations || {}).bandwidth || 0 };
+  const stats = [...(await window.__pcs[window.__pcs.length - 1].getStats()).values()];
+  const out = stats.find((r) => r.type === "outbound-rtp" && r.kind === "video");
+  const camera = stats.find((r) => r.type === "media-source" && r.kind === "video");
+  return { frames: out.framesSent, captured: camera.frames, width: out.frameWidth, t: out.timestamp / 1000,
+           cpu: (out.qualityLimitationDurations || {}).cpu || 0,
+           bandwidth: (out.qualityLimitationDurations || {}).bandwidth || 0 };
 }"""
 
 
@@ -303,7 +304,7 @@ def _live_from_the_browser(server, tmp_path: Path, args: list[str], seconds: flo
         browser.close()
         recordings = dst.recordings()
     assert recordings, server.log.read_text()
-    sent = {k: after[k] - before[k] for k in ("frames", "t", "cpu", "bandwidth")}
+    sent = {k: after[k] - before[k] for k in ("frames", "captured", "t", "cpu", "bandwidth")}
     sent.update(width=after["width"], fps=sent["frames"] / sent["t"])
     return max(recordings, key=lambda r: r.stat().st_size), sent  # a destination retried has several
 
@@ -331,13 +332,15 @@ def test_go_live_from_the_browser_over_whip(server, tmp_path):
     times = [t for t, _ in frames]
     fps = (len(times) - 1) / (times[-1] - times[0])
     measure(f"web app, live from the browser (WHIP): {len(times)} frames, {fps:.1f} fps, 1280x720, AAC audio; "
-            f"Chromium sent {sent['fps']:.1f} fps, held back {sent['cpu']:.1f} s by its CPU and "
-            f"{sent['bandwidth']:.1f} s by bandwidth over {sent['t']:.1f} s")
-    # The answer's bitrate hints let Chromium send 720p at its full rate: bandwidth never held it
-    # back. Where its own CPU did (everything on one slow core), the rate is what it managed.
+            f"Chromium captured {sent['captured'] / sent['t']:.1f} fps and sent {sent['fps']:.1f}, held back "
+            f"{sent['cpu']:.1f} s by its CPU and {sent['bandwidth']:.1f} s by bandwidth over {sent['t']:.1f} s")
+    # The answer's bitrate hints let Chromium send 720p, every frame its camera gave: bandwidth never
+    # held it back. (On one loaded core its fake camera itself gave 23 fps.)
     assert sent["width"] == 1280 and sent["bandwidth"] < 0.1 * sent["t"], sent
-    assert fps <= 31 and fps >= (25 if sent["cpu"] < 0.1 * sent["t"] else 0.95 * sent["fps"]), (fps, sent)
-    assert fps >= sent["fps"] - 1.5  # every frame it sent reached the destination
+    assert sent["frames"] >= 0.95 * sent["captured"], sent
+    assert fps <= 31 and fps >= sent["fps"] - 1.5, (fps, sent)  # every frame it sent reached the destination
+    if sent["captured"] >= 28 * sent["t"] and sent["cpu"] < 0.1 * sent["t"]:  # a camera at full rate
+        assert fps >= 25, (fps, sent)
     # The microphone is heard over the same span as the camera is seen, on the same timeline.
     assert len(heard) * 1024 / 48000 > 0.8 * (times[-1] - times[0])
     assert abs(heard[0] - times[0]) < 2 and abs(heard[-1] - times[-1]) < 1
