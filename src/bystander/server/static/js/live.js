@@ -44,10 +44,13 @@ function statusText(ls) {
   return `Live for ${clock(s.uptime_s || 0)}: ${Math.round(s.fps_out)} fps out${behind}.${machine}`;
 }
 
+// The gallery's own recording, beside the destinations that reach viewers.
+const recording = (d) => d.destination.startsWith("record ");
+
 // Each destination's name: the one the streamer saved, or what it is.
 function destinationName(ls, d) {
   const saved = ls.destinations.find((x) => x.url === d.destination);
-  return saved ? saved.name : d.destination.startsWith("record ") ? "Recording to the gallery" : d.destination;
+  return saved ? saved.name : recording(d) ? "Recording to the gallery" : d.destination;
 }
 
 // The destinations that failed to take the stream (an error since they were last live).
@@ -116,7 +119,7 @@ function renderHealth(ls) {
   const onCamera = ls.running && state.view === "camera";
   chip.hidden = !onCamera;
   const states = (ls.running && ls.status && ls.status.destinations) || [];
-  const viewers = states.filter((d) => !d.destination.startsWith("record "));
+  const viewers = states.filter((d) => !recording(d));
   const bad = troubled(states);
   const badViewers = troubled(viewers);
   const none = viewers.length > 0 && badViewers.length === viewers.length;
