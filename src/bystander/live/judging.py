@@ -88,6 +88,8 @@ class Judging:
             judge.recognise_until = due if scheduler.late(lag) else \
                 due + scheduler.stride * self.budget.interval * self.budget.share
             judge.recognise_first = lag <= self.budget.lag_limit
+            # The second look (CenterFace) only while the engine keeps up: late, it would deepen the delay.
+            judge.look_again = lag <= self.budget.lag_limit
             judge.window = self._look_ahead.frames
             try:
                 for judged in judge.push(item.image, item, modes[action], scheduler.analysis_size):
