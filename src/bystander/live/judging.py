@@ -61,7 +61,7 @@ class Judging:
         self._out = judged_out
         scheduler = Scheduler(self.budget, self.stride,
                               analysis_sizes(self.size[0], self.size[1], self.engine.config.analysis_size))
-        judge = Judge(self.engine, window=self.window)
+        judge = self._judge(self.window)
         self._look_ahead = LookAhead(self.window, max(self.budget.late_stride, self.engine.config.backfill_frames),
                                      self.budget.interval)
         pace, patience = Pace(Pace.WORK_OFF), Pace()
@@ -71,7 +71,7 @@ class Judging:
             if item is SESSION_END:
                 for judged in judge.flush():
                     self._judged(judged)
-                judge = Judge(self.engine, window=judge.window)
+                judge = self._judge(judge.window)
                 pace, patience = Pace(Pace.WORK_OFF), Pace()
                 continue
             if item is None:
@@ -88,8 +88,6 @@ class Judging:
             judge.recognise_until = due if scheduler.late(lag) else \
                 due + scheduler.stride * self.budget.interval * self.budget.share
             judge.recognise_first = lag <= self.budget.lag_limit
-            # The second look (CenterFace) only while the engine keeps up: late, it would deepen the delay.
-            judge.look_again = lag <= self.budget.lag_limit
             judge.window = self._look_ahead.frames
             try:
                 for judged in judge.push(item.image, item, modes[action], scheduler.analysis_size):
@@ -98,7 +96,7 @@ class Judging:
                 log.exception("engine failed on a frame; redacting the frames it held whole")
                 for pending in judge.abandon():
                     self._judged(pending, fault=True)
-                judge = Judge(self.engine, window=judge.window)
+                judge = self._judge(judge.window)
                 scheduler.blanked()
                 self.stats.count(errors=1)
                 continue
@@ -113,6 +111,13 @@ class Judging:
                 scheduler.blanked()
             else:
                 self.stats.count(coast=1)
+
+    def _judge(self, window: int) -> Judge:
+        """A judge without the second look: CenterFace's sweeps are spikes a live frame's deadline
+        has not been measured to absorb on a slow core (two live tests blanked frames with it)."""
+        judge = Judge(self.engine, window=window)
+        judge.look_again = False
+        return judge
 
     def _judged(self, judged: Judged, fault: bool = False) -> None:
         item: Frame = judged.payload
