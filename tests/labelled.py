@@ -135,17 +135,6 @@ def visible_in_videos(gt: dict, inputs: Path, outputs: Path) -> dict[Labelled, b
     return result
 
 
-def deface_like(image: np.ndarray, boxes: list[tuple]) -> np.ndarray:
-    """``image`` with deface's mask over each detection (x1, y1, x2, y2): an ellipse 1.3x the box,
-    painted solid (deface's ``--replacewith solid``)."""
-    out = image.copy()
-    for x1, y1, x2, y2 in boxes:
-        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-        axes = (max(1, int(round((x2 - x1) * 1.3 / 2))), max(1, int(round((y2 - y1) * 1.3 / 2))))
-        cv2.ellipse(out, (int(round(cx)), int(round(cy))), axes, 0, 0, 360, (0, 0, 0), -1)
-    return out
-
-
 def by_class(visible: dict[Labelled, bool]) -> dict[str, tuple[int, int]]:
     """(faces left visible, faces) for every class, and ``all``."""
     table = {"all": (sum(visible.values()), len(visible))}

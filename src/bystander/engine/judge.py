@@ -178,7 +178,7 @@ class Judge:
         self._shot_start = 0
         self._latest_detection = -1  # index of the latest frame detected
         self._arriving: _Slot | None = None  # the frame being pushed, until it is held
-        # The second look (``_look_again``); live turns it off while it runs late.
+        # The second look (``_look_again``); live turns it off.
         self.look_again = True
         self._since_sweep = 10**9  # detections since the last sweep
 
@@ -325,8 +325,7 @@ class Judge:
             self._since_sweep = 0
             found = second_look.sweep(second, slot.image, cfg.second_size, cfg.second_threshold)
         if cfg.second_around_lost:
-            lost = [t.predicted(slot.index) if t.misses == 0 else t.box
-                    for t in self.tracker.unfound(faces, index, cfg.carry_misses)
+            lost = [expected for t, expected in self.tracker.unfound(faces, index, cfg.carry_misses)
                     if (state := self._tracks.get(t.id)) is not None and state.clear]
             found += second_look.around(second, slot.image, lost, cfg.second_threshold)
         return second_look.added(faces, found, cfg.second_same_face) if found else faces

@@ -126,8 +126,8 @@ _cache_lock = threading.RLock()
 def centerface_for(threshold: float, analysis_size: int, threads: int, runtime: Runtime) -> CenterFace:
     """The CenterFace beside a YuNet built with these settings, loaded once a process (engines made per
     request share it, and it takes ~0.5 s to load): the photo stage's second pass and the judge's
-    second look. On the engine's runtime, except that CenterFace chooses for itself where OpenVINO
-    would run YuNet: its int8 build needs exact int8 products (``runtime.load``)."""
+    second look. On onnxruntime where the engine asks for it, else AUTO: where OpenVINO cannot compile
+    CenterFace's float model, it runs on onnxruntime (``runtime.load``)."""
     runtime = Runtime.ONNXRUNTIME if runtime is Runtime.ONNXRUNTIME else Runtime.AUTO
     key = (threshold, analysis_size, threads, runtime)
     with _cache_lock:

@@ -116,9 +116,10 @@ class Tracker:
             return o
         return self.min_iou / 2 if _close(expected, box) or _close(last, box) else 0.0
 
-    def unfound(self, faces: list[Face], frame: int | None = None, within: int = 0) -> list[Track]:
+    def unfound(self, faces: list[Face], frame: int | None = None, within: int = 0) -> list[tuple[Track, Box]]:
         """Tracks detected within the last ``within`` detections that none of ``faces`` (those of the
-        next frame, or of ``frame``) fits: faces the detector is about to lose."""
+        next frame, or of ``frame``) fits, each with where it was expected: faces the detector is
+        about to lose."""
         at = self.frame + 1 if frame is None else frame
         lost = []
         for t in self.tracks:
@@ -126,7 +127,7 @@ class Tracker:
                 continue
             expected = t.predicted(at) if t.misses == 0 else t.box
             if all(self._fit(expected, t.box, f.box) == 0.0 for f in faces):
-                lost.append(t)
+                lost.append((t, expected))
         return lost
 
     def update(self, faces: list[Face], frame: int | None = None) -> tuple[list[Track], list[Track]]:

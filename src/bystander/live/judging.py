@@ -114,7 +114,7 @@ class Judging:
 
     def _judge(self, window: int) -> Judge:
         """A judge without the second look: CenterFace's sweeps are spikes a live frame's deadline
-        has not been measured to absorb on a slow core (two live tests blanked frames with it)."""
+        has not been measured to absorb on a slow core (two live tests failed with it on)."""
         judge = Judge(self.engine, window=window)
         judge.look_again = False
         return judge
