@@ -14,12 +14,16 @@ $(BIN)/python:
 setup: $(VENV)/.installed-test
 
 # Installed again only when pyproject.toml changed (the install is editable: source edits need none).
+# The sources are compiled once, as a wheel install would: a shell with PYTHONDONTWRITEBYTECODE set
+# would otherwise compile them in every command.
 $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e .
+	$(BIN)/python -m compileall -q src/bystander >/dev/null
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[test,cluster]'
+	$(BIN)/python -m compileall -q src/bystander >/dev/null
 	touch $@ $(VENV)/.installed-run
 
 run: $(VENV)/.installed-run
