@@ -11,7 +11,9 @@ redacted whole. On the pedestrian clip (faces 20-100 px at 1080p, 13-67 px at 72
 20 px or more that the detector finds offline at full resolution in the input is looked for in the
 recorded output: ``faces left sharp`` counts those the shared judge (../shared/eval/score.py) reads
 as still visible. With the walker registered, ``registered shown`` is the faces kept per frame he is
-in. Run it under ``taskset -c 0`` to see a machine half as fast.
+in. ``--cpus 0`` runs bystander (and its ingest server) on core 0 alone, the publisher and the
+recording server on the others: a machine half as fast, with the streamer's encoder where it is in
+use, elsewhere. Under ``taskset -c 0`` everything shares one core, the publisher's encoder too.
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ def sharp_faces(clip: Path, size, recording: Path, loop_s: float) -> tuple[int, 
     return checked, visible
 
 
-def run(name, clip, size, register, seconds, tmp: Path, extra_args=()) -> dict:
+def run(name, clip, size, register, seconds, tmp: Path, extra_args=(), cpus: set[int] | None = None) -> dict:
     from conftest import run_cli
 
     work = tmp / name
@@ -121,7 +123,7 @@ def run(name, clip, size, register, seconds, tmp: Path, extra_args=()) -> dict:
     one = build_looped_input(clip, src, 1, size)
     loop_s = build_looped_input(clip, src, math.ceil(seconds / one), size)
     with Destination(work / "rec") as dst:
-        by = Bystander(work, home, KEY, [dst.url("app", "dest")], *extra)
+        by = Bystander(work, home, KEY, [dst.url("app", "dest")], *extra, cpus=cpus)
         pub = publish(src, f"{by.ingest_url}/{KEY}")
         if by.wait_for(lambda s: s["frames"] > 30, 60) is None:
             raise RuntimeError(by.stderr())
@@ -138,7 +140,7 @@ def run(name, clip, size, register, seconds, tmp: Path, extra_args=()) -> dict:
         "fps_out": (len(times) - 1) / (times[-1] - times[0]),
         "worst_gap_ms": gaps.max() * 1000,
         "p50": final["latency_ms_p50"], "p95": final["latency_ms_p95"],
-        "cpu": (cpu1 - cpu0) / (t1 - t0) / len(os.sched_getaffinity(0)),
+        "cpu": (cpu1 - cpu0) / (t1 - t0) / len(cpus or os.sched_getaffinity(0)),
         "frames": final["frames"], "reduced": final["reduced"], "coast": final["coast"], "blank": final["blank"],
     }
     if not register:
@@ -156,7 +158,14 @@ def main() -> int:
     ap.add_argument("--only", choices=[r[0] for r in RUNS])
     ap.add_argument("--analysis-size", type=int, help="passed on to bystander live")
     ap.add_argument("--detect-every", type=int, choices=(1, 2), help="passed on to bystander live (a fixed stride)")
+    ap.add_argument("--cpus", help="cores bystander alone may run on, comma-separated (e.g. 0)")
     a = ap.parse_args()
+    cpus = {int(c) for c in a.cpus.split(",")} if a.cpus else None
+    if cpus:
+        # Everything else (the publisher, the recording server) runs on the other cores.
+        rest = os.sched_getaffinity(0) - cpus
+        if rest:
+            os.sched_setaffinity(0, rest)
     rows = []
     with tempfile.TemporaryDirectory(prefix="bystander-bench-live-") as tmp:
         for name, clip, size, register in RUNS:
@@ -164,7 +173,7 @@ def main() -> int:
                 continue
             extra = ["--analysis-size", str(a.analysis_size)] if a.analysis_size else []
             extra += ["--detect-every", str(a.detect_every)] if a.detect_every else []
-            rows.append(run(name, clip, size, register, a.seconds, Path(tmp), extra))
+            rows.append(run(name, clip, size, register, a.seconds, Path(tmp), extra, cpus))
             print(f"done {name}", file=sys.stderr)
     print(f"{'run':12} {'length s':>8} {'fps out':>8} {'worst gap ms':>12} {'p50 ms':>7} {'p95 ms':>7} "
           f"{'CPU':>5} {'frames':>7} {'smaller':>7} {'no-detect':>9} {'whole':>6} {'faces>=20px sharp':>18} "
