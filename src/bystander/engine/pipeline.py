@@ -136,11 +136,13 @@ class Engine:
         same_detector = all(getattr(config, k) == getattr(self.config, k) for k in knobs)
         return Engine(self.gallery, config, self.detector if same_detector else None, self._recogniser)
 
-    def warm_up(self, size: tuple[int, int] = (1280, 720)) -> None:
-        """Run each model once on an empty frame. Their first run costs several times a later one
-        (buffers, thread pools): live pays it before the publisher comes, not on its first frames."""
+    def warm_up(self, size: tuple[int, int] = (1280, 720), analysis_sizes: tuple[int | None, ...] = (None,)) -> None:
+        """Run each model once on an empty frame, the detector at each of ``analysis_sizes``. Their
+        first run costs several times a later one (buffers, thread pools, and OpenVINO's preparing
+        each new input size): live pays it before the publisher comes, not on its first frames."""
         frame = np.zeros((size[1], size[0], 3), np.uint8)
-        self.detect(frame)
+        for analysis_size in analysis_sizes:
+            self.detect(frame, analysis_size)
         if self.recognising:
             w, h = size
             eyes_nose_mouth = np.array([[.4, .4], [.6, .4], [.5, .5], [.42, .6], [.58, .6]], np.float32) * (w, h)

@@ -32,10 +32,14 @@ from .compress import Compressor
 from .destination import Chunk, Destination, Recording
 from .encode import AudioPath, LiveEncoder
 from .judging import SESSION_END, Frame, Judging, look_ahead
-from .schedule import Budget
+from .schedule import Budget, analysis_sizes
 from .source import DEFAULT_RATE, Audio, Ended, Session, Source, Video
 from .stats import LiveStats
 from .timeline import Timeline
+
+# The models warm up before the source is read, at the size most streams come in; a 1080p stream is
+# detected at the same 1280 px.
+WARM_UP_SIZE = (1280, 720)
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +177,7 @@ class Relay:
             # Before the source is read, so that a publisher's first frames are not made late by the
             # models' first runs (over a second on one slow core, where they went out redacted
             # whole); on this thread, not the caller's (the web app builds a relay on its event loop).
-            self.engine.warm_up()
+            self.engine.warm_up(WARM_UP_SIZE, analysis_sizes(*WARM_UP_SIZE, self.engine.config.analysis_size))
             reader.start()
             next_status = time.monotonic()
             while not self._ready.is_set() and reader.is_alive():
