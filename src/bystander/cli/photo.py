@@ -55,8 +55,7 @@ def run(args) -> int:
     if args.ray:
         raise BystanderError("--ray: only for several photos or a folder of them")
     job = work.jobs[0]
-    # The photo is decoded while the models load: Pillow decodes, and OpenVINO loads, without the GIL
-    # (a 12 MP JPEG takes a tenth of a second).
+    # The photo is decoded while the models load: Pillow decodes, and OpenVINO loads, without the GIL.
     with ThreadPoolExecutor(1, thread_name_prefix="bystander-read") as pool:
         reading = pool.submit(read_photo, job.src, args.max_pixels)
         engine = build_engine(args, config)

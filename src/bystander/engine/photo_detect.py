@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -84,6 +85,8 @@ class PhotoDetector:
         self.yunet = yunet
         self.centerface = centerface
         self.passes = passes
+        # One thread for CenterFace, kept: OpenVINO prepares an infer request per thread.
+        self._beside = ThreadPoolExecutor(1, thread_name_prefix="bystander-centerface")
 
     def detect(self, frame: np.ndarray, analysis_size: int | None = None) -> list[Face]:
         size = analysis_size or self.yunet.analysis_size
@@ -95,7 +98,8 @@ class PhotoDetector:
         ch, cw = copy.shape[:2]
         # CenterFace looks on another thread while YuNet makes its passes: much of a model's first call
         # at a new input size is single-threaded preparation, which the other model's passes overlap.
-        second = _Meanwhile(self._second, copy) if self.centerface is not None and self.passes.second else None
+        second = self._beside.submit(self._second, copy) if self.centerface is not None and self.passes.second \
+            else None
         try:
             yunet = self.yunet.detect(copy)
             for turn in self.passes.turns:
@@ -120,30 +124,6 @@ class PhotoDetector:
             double = cv2.resize(copy, (cw * 2, ch * 2), interpolation=cv2.INTER_LINEAR)
             found += [_rescaled(f, 0.5, cw, ch) for f in self.centerface.detect(double, 2 * max(ch, cw))]
         return found
-
-
-class _Meanwhile:
-    """``fn(*args)`` on a thread of its own; ``result()`` waits for it and returns it, or raises
-    what it raised."""
-
-    def __init__(self, fn, *args):
-        self._value: list[Face] = []
-        self._error: BaseException | None = None
-
-        def work() -> None:
-            try:
-                self._value = fn(*args)
-            except BaseException as exc:  # handed to the caller of result()
-                self._error = exc
-
-        self._thread = threading.Thread(target=work, name="bystander-centerface")
-        self._thread.start()
-
-    def result(self) -> list[Face]:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._value
 
 
 def _rescaled(face: Face, k: float, w: int, h: int) -> Face:

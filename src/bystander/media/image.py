@@ -139,7 +139,7 @@ def _redacted_16bit(original: np.ndarray, before: np.ndarray, after: np.ndarray)
 
 def output_format(path: Path, fallback: str) -> str:
     ext = Path(path).suffix.lower()
-    # The common formats' plugins first: loading every plugin costs a photo command ~40 ms.
+    # The common formats' plugins first: loading every plugin is most of a small photo's write.
     Image.preinit()
     fmt = Image.EXTENSION.get(ext) or Image.registered_extensions().get(ext)
     if fmt is None:

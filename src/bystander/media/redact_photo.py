@@ -12,7 +12,7 @@ from .image import Photo, read_photo, write_photo
 def redact_photo(engine: Engine, src: Path, dst: Path, max_pixels: int, keep_metadata: bool = False,
                  photo: Photo | None = None) -> dict:
     """``photo``: ``src`` already read (``read_photo``), or None to read it here."""
-    photo = photo or read_photo(src, max_pixels)
+    photo = photo if photo is not None else read_photo(src, max_pixels)
     decisions = engine.analyse_photo(photo.bgr)
     out = engine.redact_decisions(photo.bgr.copy(), decisions)
     write_photo(dst, photo, out, keep_metadata=keep_metadata)
