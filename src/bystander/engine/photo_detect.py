@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import threading
 import weakref
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -85,8 +84,6 @@ class PhotoDetector:
         self.yunet = yunet
         self.centerface = centerface
         self.passes = passes
-        # One thread for CenterFace, kept: OpenVINO prepares an infer request per thread.
-        self._beside = ThreadPoolExecutor(1, thread_name_prefix="bystander-centerface")
 
     def detect(self, frame: np.ndarray, analysis_size: int | None = None) -> list[Face]:
         size = analysis_size or self.yunet.analysis_size
@@ -96,34 +93,21 @@ class PhotoDetector:
         fine = shrink(frame, self.passes.fine_size) if self.passes.fine_size and max(h, w) > size else None
         copy = shrink(fine if fine is not None else frame, size)
         ch, cw = copy.shape[:2]
-        # CenterFace looks on another thread while YuNet makes its passes: much of a model's first call
-        # at a new input size is single-threaded preparation, which the other model's passes overlap.
-        second = self._beside.submit(self._second, copy) if self.centerface is not None and self.passes.second \
-            else None
-        try:
-            yunet = self.yunet.detect(copy)
-            for turn in self.passes.turns:
-                turned = cv2.rotate(copy, _TURNS[turn])
-                yunet += [turned_back(f, turn, cw, ch) for f in self.yunet.detect(turned)
-                          if f.score >= self.passes.turn_threshold]
-            yunet = [_rescaled(f, w / cw, w, h) for f in yunet]
-            if fine is not None:
-                yunet += [_rescaled(f, w / fine.shape[1], w, h)
-                          for f in self.yunet.detect(fine, max(fine.shape[:2]))]
-        finally:
-            found = second.result() if second is not None else []
-        found = [_rescaled(f, w / cw, w, h) for f in found]
-        return merge([yunet, found], self.passes.same_face)
-
-    def _second(self, copy: np.ndarray) -> list[Face]:
-        """CenterFace's passes on ``copy``: as it is and, for a small photo, at twice its size."""
-        assert self.centerface is not None
-        ch, cw = copy.shape[:2]
-        found = self.centerface.detect(copy, max(ch, cw))
-        if max(ch, cw) <= self.passes.upscale_below:
-            double = cv2.resize(copy, (cw * 2, ch * 2), interpolation=cv2.INTER_LINEAR)
-            found += [_rescaled(f, 0.5, cw, ch) for f in self.centerface.detect(double, 2 * max(ch, cw))]
-        return found
+        yunet = self.yunet.detect(copy)
+        for turn in self.passes.turns:
+            turned = cv2.rotate(copy, _TURNS[turn])
+            yunet += [turned_back(f, turn, cw, ch) for f in self.yunet.detect(turned)
+                      if f.score >= self.passes.turn_threshold]
+        second: list[Face] = []
+        if self.centerface is not None and self.passes.second:
+            second = self.centerface.detect(copy, max(ch, cw))
+            if max(ch, cw) <= self.passes.upscale_below:
+                double = cv2.resize(copy, (cw * 2, ch * 2), interpolation=cv2.INTER_LINEAR)
+                second += [_rescaled(f, 0.5, cw, ch) for f in self.centerface.detect(double, 2 * max(ch, cw))]
+        yunet, second = ([_rescaled(f, w / cw, w, h) for f in faces] for faces in (yunet, second))
+        if fine is not None:
+            yunet += [_rescaled(f, w / fine.shape[1], w, h) for f in self.yunet.detect(fine, max(fine.shape[:2]))]
+        return merge([yunet, second], self.passes.same_face)
 
 
 def _rescaled(face: Face, k: float, w: int, h: int) -> Face:
