@@ -136,7 +136,7 @@ class Engine:
         same_detector = all(getattr(config, k) == getattr(self.config, k) for k in knobs)
         return Engine(self.gallery, config, self.detector if same_detector else None, self._recogniser)
 
-    def warm_up(self, size: tuple[int, int] = (1280, 720), analysis_sizes: tuple[int | None, ...] = (None,)) -> None:
+    def warm_up(self, size: tuple[int, int], analysis_sizes: tuple[int | None, ...]) -> None:
         """Run each model once on an empty frame, the detector at each of ``analysis_sizes``. Their
         first run costs several times a later one (buffers, thread pools, and OpenVINO's preparing
         each new input size): live pays it before the publisher comes, not on its first frames."""
