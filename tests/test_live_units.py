@@ -185,3 +185,31 @@ def test_the_streamer_is_told_when_the_machine_is_the_limit():
     stats.count(frames=1, blank=1)
     assert "cannot keep up" in stats.machine(time.monotonic())
 
+
+
+def test_after_a_blanked_frame_detection_resumes_with_half_the_delay_in_hand():
+    """Resumed at the limit, the detection a blanked frame calls for makes the frames behind it late
+    again: a slow machine would blank two frames of three for the rest of the stream."""
+    s = Scheduler(Budget(interval=1 / 30, max_delay=0.25))
+    assert s.choose(0.30, backlog=5) is Action.BLANK
+    assert s.choose(0.20, backlog=5) is Action.BLANK  # under the limit, but not by half
+    assert s.choose(0.12, backlog=5) is Action.DETECT
+    assert s.choose(0.20, backlog=5) is not Action.BLANK  # judging again: the limit is the whole delay
+
+
+def test_the_schedule_starts_from_the_detection_costs_measured_before_the_stream():
+    """What the warm-up measured decides the first frames' size and stride, instead of five slow
+    detections at full size on a machine that cannot afford them."""
+    sizes = (1280, 960)
+    slow = Scheduler(Budget(interval=1 / 30, max_stride=4), sizes=sizes, expected={1280: 0.062, 960: 0.039})
+    assert slow.analysis_size == 960 and slow.stride == 2
+    fast = Scheduler(Budget(interval=1 / 30, max_stride=4), sizes=sizes, expected={1280: 0.020, 960: 0.011})
+    assert fast.analysis_size == 1280 and fast.stride == 1
+    # The stream's own detections soon decide: three at what one core of a loaded machine costs.
+    for _ in range(3):
+        slow.choose(0.0, backlog=0)
+        slow.detected(0.085)
+    assert slow.analysis_size == 960 and slow.stride == 3
+    # A fixed stride is the user's: nothing measured changes it.
+    fixed = Scheduler(Budget(interval=1 / 30), stride=1, sizes=sizes, expected={1280: 0.062, 960: 0.039})
+    assert fixed.analysis_size == 1280 and fixed.stride == 1

@@ -58,7 +58,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from ..live.ingest import ListenAddress, RtmpIngest
-    from ..live.relay import Relay, RelayOptions
+    from ..live.relay import Relay, RelayOptions, warm_up
     from ..live.source import RtmpSource
     from ..live.stats import status_line
 
@@ -94,8 +94,10 @@ def run(args) -> int:
         raise BystanderError(f"--max-height {args.max_height}: must be between 144 and 4320 pixels")
     options = RelayOptions(destinations=args.to, record=args.record, kbps=args.bitrate, stride=args.detect_every,
                            delay=args.delay, max_height=args.max_height)
+    detection_costs = warm_up(engine)
     with RtmpIngest(listen, key) as ingest:
-        relay = Relay(engine, RtmpSource(ingest, first_wait=args.wait, grace=args.grace), options, on_status)
+        relay = Relay(engine, RtmpSource(ingest, first_wait=args.wait, grace=args.grace), options, on_status,
+                      detection_costs)
         print(f"bystander: publish to rtmp://{listen.host}:{ingest.server.port}/{listen.app} "
               f"with your stream key; relaying to {len(args.to)} destination(s)", file=sys.stderr)
         previous = {s: signal.signal(s, lambda *_: relay.stop()) for s in (signal.SIGINT, signal.SIGTERM)}

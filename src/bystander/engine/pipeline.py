@@ -9,6 +9,7 @@ shows anyone.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -136,17 +137,24 @@ class Engine:
         same_detector = all(getattr(config, k) == getattr(self.config, k) for k in knobs)
         return Engine(self.gallery, config, self.detector if same_detector else None, self._recogniser)
 
-    def warm_up(self, size: tuple[int, int], analysis_sizes: tuple[int | None, ...]) -> None:
-        """Run each model once on an empty frame, the detector at each of ``analysis_sizes``. Their
+    def warm_up(self, size: tuple[int, int], analysis_sizes: tuple[int | None, ...]) -> dict[int | None, float]:
+        """Run each model on an empty frame, the detector twice at each of ``analysis_sizes``. Their
         first run costs several times a later one (buffers, thread pools, and OpenVINO's preparing
-        each new input size): live pays it before the publisher comes, not on its first frames."""
+        each new input size): live pays it before the publisher comes, not on its first frames.
+        Returns the seconds of the second detection at each size: what one costs on this machine
+        while nothing else runs."""
         frame = np.zeros((size[1], size[0], 3), np.uint8)
+        costs: dict[int | None, float] = {}
         for analysis_size in analysis_sizes:
             self.detect(frame, analysis_size)
+            started = time.perf_counter()
+            self.detect(frame, analysis_size)
+            costs[analysis_size] = time.perf_counter() - started
         if self.recognising:
             w, h = size
             eyes_nose_mouth = np.array([[.4, .4], [.6, .4], [.5, .5], [.42, .6], [.58, .6]], np.float32) * (w, h)
             self.recogniser.embed(frame, [Face((.3 * w, .3 * h, .7 * w, .7 * h), 1.0, eyes_nose_mouth)])
+        return costs
 
     def detect(self, frame: np.ndarray, analysis_size: int | None = None) -> list[Face]:
         return in_frame(self.detector.detect(frame, analysis_size), frame.shape[1], frame.shape[0])

@@ -45,7 +45,7 @@ class Frame:
 
 class Judging:
     def __init__(self, engine: Engine, budget: Budget, stride: int | None, size: tuple[int, int], window: int,
-                 stats: LiveStats, privacy: PrivacyReport):
+                 stats: LiveStats, privacy: PrivacyReport, detection_costs: dict[int | None, float] | None = None):
         self.engine = engine
         self.budget = budget
         self.stride = stride
@@ -53,6 +53,7 @@ class Judging:
         self.window = window
         self.stats = stats
         self.privacy = privacy
+        self.detection_costs = detection_costs or {}
 
     def run(self, frames: queue.Queue, judged_out: queue.Queue) -> None:
         """Judge ``Frame``s from ``frames`` into ``judged_out`` until None, which is passed on. At
@@ -60,7 +61,8 @@ class Judging:
         and a new judge takes the next session."""
         self._out = judged_out
         scheduler = Scheduler(self.budget, self.stride,
-                              analysis_sizes(self.size[0], self.size[1], self.engine.config.analysis_size))
+                              analysis_sizes(self.size[0], self.size[1], self.engine.config.analysis_size),
+                              self.detection_costs)
         judge = self._judge(self.window)
         self._look_ahead = LookAhead(self.window, max(self.budget.late_stride, self.engine.config.backfill_frames),
                                      self.budget.interval)

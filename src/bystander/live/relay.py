@@ -44,6 +44,14 @@ WARM_UP_SIZE = (1280, 720)
 log = logging.getLogger(__name__)
 
 
+def warm_up(engine: Engine) -> dict[int | None, float]:
+    """The models' first runs, paid before a publisher comes rather than on its first frames (over a
+    second on one slow core, where they went out redacted whole). Returns a detection's seconds by
+    analysis size, which the live schedule starts from. Best before the ingest listens: a publisher
+    that connects meanwhile is otherwise read a second late, and its frames arrive as a burst."""
+    return engine.warm_up(WARM_UP_SIZE, analysis_sizes(*WARM_UP_SIZE, engine.config.analysis_size))
+
+
 @dataclass
 class RelayOptions:
     destinations: list[str]
@@ -57,7 +65,9 @@ class RelayOptions:
 
 class Relay:
     def __init__(self, engine: Engine, source: Source, options: RelayOptions,
-                 on_status: Callable[[dict], None] | None = None):
+                 on_status: Callable[[dict], None] | None = None,
+                 detection_costs: dict[int | None, float] | None = None):
+        """``detection_costs``: what ``warm_up`` returned, if the caller warmed the engine up already."""
         self.engine = engine
         self.source = source
         self.options = options
@@ -78,6 +88,7 @@ class Relay:
         self._size: tuple[int, int] | None = None  # (w, h) of every frame judged and encoded
         self._rate = DEFAULT_RATE
         self._error: BaseException | None = None
+        self._detection_costs = detection_costs
 
     @property
     def last_output(self) -> np.ndarray | None:
@@ -142,11 +153,13 @@ class Relay:
         self._encoder = LiveEncoder(width, height, rate, self.options.kbps)
         self._size, self._rate, self._audio = (width, height), rate, audio
         window = look_ahead(self.options.delay, rate)
-        # Longer runs of coasted frames only where the look-ahead places them between detections.
-        budget = Budget(interval=float(1 / rate), max_delay=self.options.max_delay,
-                        late_stride=min(Budget.late_stride, max(Budget.max_stride, window)))
+        # Longer runs of coasted frames only where the look-ahead places them between detections:
+        # there, as many as a slow machine's detection cost asks, late or not.
+        stride = min(Budget.late_stride, max(Budget.max_stride, window))
+        budget = Budget(interval=float(1 / rate), max_delay=self.options.max_delay, max_stride=stride,
+                        late_stride=stride)
         self._judging = Judging(self.engine, budget, self.options.stride, (self._encoder.width, self._encoder.height),
-                                window, self.stats, self.privacy)
+                                window, self.stats, self.privacy, self._detection_costs)
         self._compressor = Compressor(self.engine, self._encoder, self._fan_out, self.stats, self.privacy)
         for url in self.options.destinations:
             self.destinations.append(Destination(url, self._templates, self._request_keyframe,
@@ -174,10 +187,10 @@ class Relay:
         reader = threading.Thread(target=self._read, name="bystander-ingest", daemon=True)
         workers: list[threading.Thread] = []
         try:
-            # Before the source is read, so that a publisher's first frames are not made late by the
-            # models' first runs (over a second on one slow core, where they went out redacted
-            # whole); on this thread, not the caller's (the web app builds a relay on its event loop).
-            self.engine.warm_up(WARM_UP_SIZE, analysis_sizes(*WARM_UP_SIZE, self.engine.config.analysis_size))
+            # On this thread, not the caller's, where the caller has not (the web app builds a
+            # relay on its event loop).
+            if self._detection_costs is None:
+                self._detection_costs = warm_up(self.engine)
             reader.start()
             next_status = time.monotonic()
             while not self._ready.is_set() and reader.is_alive():

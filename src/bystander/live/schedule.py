@@ -15,6 +15,7 @@ import collections
 import enum
 import math
 import statistics
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -60,15 +61,21 @@ class Action(enum.Enum):
 class Budget:
     interval: float  # seconds per frame at the input's nominal rate
     max_delay: float = 0.25  # a frame older than this when its turn comes is blanked
-    max_stride: int = 2  # at most this many frames per detection (the relay holds a coasted frame
-    # until the next detection, to cover faces that entered on it: one frame of added latency at most)
+    # At most this many frames per detection, as detection's cost asks (the relay holds a coasted
+    # frame until the next detection, to cover faces that entered on it: within the look-ahead, no
+    # added latency; the relay sets it from the look-ahead's length).
+    max_stride: int = 2
     # Frames per detection when the engine runs more than ``lag_limit`` late (a stream's start, a
     # machine that cannot detect every other frame): a longer run of coasted frames, each placed
     # between the detections around it and covered back to where a face came in, before any frame
     # waits long or is blanked. The lateness the relay settles at on a slow machine is ``lag_limit``.
-    late_stride: int = 4
+    late_stride: int = 6
     lag_limit: float = 0.07  # seconds: two frames at 30 fps
     share: float = 0.95  # of a frame interval that detection and recognition may take on average
+    # Once frames are blanked, detection resumes only this far inside ``max_delay``: resumed at the
+    # limit, the detection a blanked frame calls for (its tracks are stale) makes the next frames late
+    # again, and a slow machine settles into blanking two frames of three.
+    resume: float = 0.5
 
 
 class Pace:
@@ -100,8 +107,11 @@ class Pace:
 
 
 class Scheduler:
-    def __init__(self, budget: Budget, stride: int | None = None, sizes: tuple[int | None, ...] = (None,)):
-        """``sizes``: analysis sizes to choose from, best first (``analysis_sizes``)."""
+    def __init__(self, budget: Budget, stride: int | None = None, sizes: tuple[int | None, ...] = (None,),
+                 expected: Mapping[int | None, float] | None = None):
+        """``sizes``: analysis sizes to choose from, best first (``analysis_sizes``); ``expected``:
+        the seconds a detection at some of them took before the stream (``Engine.warm_up``), which
+        the schedule starts from instead of finding them out on the stream's first frames."""
         self.budget = budget
         self._fixed = stride
         self.stride = stride or 1
@@ -111,6 +121,21 @@ class Scheduler:
         # slow detection (a stream's first, the machine busy for a moment) moves nothing.
         self._costs: collections.deque[float] = collections.deque(maxlen=COST_SAMPLES)
         self._since = 10**9  # frames since the last detection
+        self._blanking = False
+        if expected and stride is None:
+            self._start_from(expected)
+
+    def _start_from(self, expected: Mapping[int | None, float]) -> None:
+        """The first size whose detection fits a frame's share, or the smallest, at the stride its
+        cost asks; half the samples are these, so that the stream's own soon decide."""
+        known = [level for level, size in enumerate(self._sizes) if size in expected]
+        if not known:
+            return
+        limit = self.budget.interval * self.budget.share
+        self._level = next((level for level in known if expected[self._sizes[level]] <= limit), known[-1])
+        cost = expected[self._sizes[self._level]]
+        self._costs.extend([cost] * (COST_SAMPLES // 2))
+        self.stride = max(1, min(self.budget.max_stride, math.ceil(cost / limit)))
 
     @property
     def analysis_size(self) -> int | None:
@@ -127,9 +152,12 @@ class Scheduler:
         ``backlog``: frames waiting behind it; ``overdue``: seconds since it was due by the patient
         pace (``Pace.CATCH_UP``; None: ``lag``), which decides whether it is blanked."""
         b = self.budget
-        if (lag if overdue is None else overdue) > b.max_delay:
+        over = lag if overdue is None else overdue
+        if over > b.max_delay * (b.resume if self._blanking else 1.0):
             self.blanked()
+            self._blanking = True
             return Action.BLANK
+        self._blanking = False
         longest = b.late_stride if lag > b.lag_limit else b.max_stride
         may_coast = self._since + 1 < longest
         # Behind by more than a frame: skip detection here to catch up. A frame only a little late

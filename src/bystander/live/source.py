@@ -32,7 +32,11 @@ from .ingest import RtmpIngest
 log = logging.getLogger(__name__)
 
 # Not fflags=nobuffer: it throws away the packets read while probing, the first keyframe among them.
-_PLAY_OPTIONS = {"rtmp_live": "live", "flags": "low_delay", "analyzeduration": "1000000", "probesize": "1000000"}
+# No frames read to guess the frame rate (fpsprobesize 0; the rate comes from the stream's metadata):
+# with FLV's millisecond timestamps FFmpeg reads 40 frames for it, capped at analyzeduration, so every
+# stream began a second behind its publisher and the relay had that second to work off.
+_PLAY_OPTIONS = {"rtmp_live": "live", "flags": "low_delay", "analyzeduration": "1000000", "probesize": "1000000",
+                 "fpsprobesize": "0"}
 # No data for this long from a publisher nginx still holds: the session is over. nginx itself drops a
 # publisher that sends nothing (nginx.IDLE_PUBLISHER) and then ends our play at once.
 READ_TIMEOUT = 15.0
