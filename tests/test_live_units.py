@@ -2,7 +2,6 @@
 
 import time
 
-import numpy as np
 
 from bystander.live.encode import youtube_bitrate
 from bystander.live.judging import look_ahead
