@@ -2,7 +2,6 @@
 
 import time
 
-
 from bystander.live.encode import youtube_bitrate
 from bystander.live.judging import look_ahead
 from bystander.live.schedule import COST_SAMPLES, Action, Budget, LookAhead, Pace, Scheduler, analysis_sizes
