@@ -184,7 +184,6 @@ def test_the_streamer_is_told_when_the_machine_is_the_limit():
     assert "cannot keep up" in stats.machine(time.monotonic())
 
 
-
 def test_after_a_blanked_frame_detection_resumes_with_half_the_delay_in_hand():
     """Resumed at the limit, the detection a blanked frame calls for makes the frames behind it late
     again: a slow machine would blank two frames of three for the rest of the stream."""

@@ -131,11 +131,19 @@ class Scheduler:
         known = [level for level, size in enumerate(self._sizes) if size in expected]
         if not known:
             return
-        limit = self.budget.interval * self.budget.share
-        self._level = next((level for level in known if expected[self._sizes[level]] <= limit), known[-1])
+        self._level = next((level for level in known if expected[self._sizes[level]] <= self._limit), known[-1])
         cost = expected[self._sizes[self._level]]
         self._costs.extend([cost] * (COST_SAMPLES // 2))
-        self.stride = max(1, min(self.budget.max_stride, math.ceil(cost / limit)))
+        self.stride = self._stride_for(cost)
+
+    @property
+    def _limit(self) -> float:
+        """The seconds of a frame that detection and recognition may take on average."""
+        return self.budget.interval * self.budget.share
+
+    def _stride_for(self, cost: float) -> int:
+        """Frames per detection for detections of ``cost`` seconds to keep within ``_limit``."""
+        return max(1, min(self.budget.max_stride, math.ceil(cost / self._limit)))
 
     @property
     def analysis_size(self) -> int | None:
@@ -186,12 +194,11 @@ class Scheduler:
         if self._fixed is not None or len(self._costs) < COST_SAMPLES:
             return
         cost = statistics.median(self._costs)
-        limit = self.budget.interval * self.budget.share
-        if cost > limit and self._level + 1 < len(self._sizes):
+        if cost > self._limit and self._level + 1 < len(self._sizes):
             cost = self._resize(self._level + 1)
-        elif self._level > 0 and cost * self._area(self._level - 1, self._level) < 0.7 * limit:
+        elif self._level > 0 and cost * self._area(self._level - 1, self._level) < 0.7 * self._limit:
             cost = self._resize(self._level - 1)
-        self.stride = max(1, min(self.budget.max_stride, math.ceil(cost / limit)))
+        self.stride = self._stride_for(cost)
 
     def _resize(self, level: int) -> float:
         """Move detection to ``level``; the costs seen are rescaled to it. Returns their median."""
