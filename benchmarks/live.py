@@ -8,8 +8,9 @@ and its steadiness (from the recording's timestamps), added latency p50/p95 (bys
 measure: a frame's arrival at the ingest to its hand-off to the destination socket), CPU share of
 the cores it may use for the bystander process while streaming, frames tracked without detection and frames
 redacted whole. On the pedestrian clip (faces 20-100 px at 1080p, 13-67 px at 720p), every face of
-20 px or more that the detector finds offline at full resolution in the input is looked for in the
-recorded output: ``faces left sharp`` counts those the shared judge (../shared/eval/score.py) reads
+20 px or more (in the picture sent: a relay that stepped down is judged at the size it sent) that
+the detector finds offline at full resolution in the input is looked for in the recorded output
+(``sent``: its size): ``faces left sharp`` counts those the shared judge (../shared/eval/score.py) reads
 as still visible. With the walker registered, ``registered shown`` is the faces kept per frame he is
 in. ``--cpus 0`` runs bystander (and its ingest server) on core 0 alone, the publisher and the
 recording server on the others: a machine half as fast, with the streamer's encoder where it is in
@@ -67,7 +68,7 @@ def shared_judge():
 
 
 def sharp_faces(clip: Path, size, recording: Path, loop_s: float) -> tuple[int, int]:
-    """(face-frames of 20 px or more in the input that the judge can measure, how many of them the
+    """(face-frames of 20 px or more in the output that the judge can measure, how many of them the
     output leaves visible)."""
     from bystander.engine import Engine, EngineConfig
 
@@ -88,14 +89,19 @@ def sharp_faces(clip: Path, size, recording: Path, loop_s: float) -> tuple[int, 
         offsets.append(circular(j * float(FRAME) - t, loop_s))
     ref = offsets[0]
     offset = ref + float(np.median([circular(o - ref, loop_s) for o in offsets]))
-    faces = {j: [f for f in detector.detect(img) if f.height >= 20] for j, img in enumerate(src)}
-    grey = [cv2.cvtColor(img, cv2.COLOR_BGR2GRAY).astype(np.float32) for img in src]
+    # A stream the relay stepped down is judged at the size it was sent: the input and its faces
+    # scaled, and the faces counted are those of 20 px or more there.
+    sent = (out[0][1].shape[1], out[0][1].shape[0])
+    scale = sent[0] / size[0]
+    faces = {j: [f for f in detector.detect(img) if f.height * scale >= 20] for j, img in enumerate(src)}
+    grey = [cv2.cvtColor(cv2.resize(img, sent, interpolation=cv2.INTER_AREA) if sent != tuple(size) else img,
+                         cv2.COLOR_BGR2GRAY).astype(np.float32) for img in src]
     checked = visible = 0
     for t, img in out:
         j = int(round((t + offset) / float(FRAME))) % len(src)
         out_grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY).astype(np.float32)
         for f in faces[j]:
-            x1, y1, x2, y2 = f.box
+            x1, y1, x2, y2 = (v * scale for v in f.box)
             m = judge.measure(grey[j], out_grey, [x1, y1, x2 - x1, y2 - y1])
             if m is None:
                 continue
@@ -141,6 +147,7 @@ def run(name, clip, size, register, seconds, tmp: Path, extra_args=(), cpus: set
         "worst_gap_ms": gaps.max() * 1000,
         "p50": final["latency_ms_p50"], "p95": final["latency_ms_p95"],
         "cpu": (cpu1 - cpu0) / (t1 - t0) / len(cpus or os.sched_getaffinity(0)),
+        "sent": "x".join(map(str, _sent_size(recording))),
         "frames": final["frames"], "reduced": final["reduced"], "coast": final["coast"], "blank": final["blank"],
     }
     if not register:
@@ -150,6 +157,11 @@ def run(name, clip, size, register, seconds, tmp: Path, extra_args=(), cpus: set
         gt = json.loads((ROOT / "tests" / "gt" / "pedestrians.gt.json").read_text())["summary"]
         row["shown"] = final["faces_kept"] / (final["frames"] * gt["registered"] / gt["frames"])
     return row
+
+
+def _sent_size(recording: Path) -> tuple[int, int]:
+    with av.open(str(recording)) as c:
+        return c.streams.video[0].codec_context.width, c.streams.video[0].codec_context.height
 
 
 def main() -> int:
@@ -176,13 +188,13 @@ def main() -> int:
             rows.append(run(name, clip, size, register, a.seconds, Path(tmp), extra, cpus))
             print(f"done {name}", file=sys.stderr)
     print(f"{'run':12} {'length s':>8} {'fps out':>8} {'worst gap ms':>12} {'p50 ms':>7} {'p95 ms':>7} "
-          f"{'CPU':>5} {'frames':>7} {'smaller':>7} {'no-detect':>9} {'whole':>6} {'faces>=20px sharp':>18} "
+          f"{'CPU':>5} {'sent':>9} {'frames':>7} {'smaller':>7} {'no-detect':>9} {'whole':>6} {'faces>=20px sharp':>18} "
           f"{'registered shown':>16}")
     for r in rows:
         faces = f"{r['sharp']}/{r['faces']}" if "faces" in r else "-"
         shown = f"{r['shown']:.2f}" if "shown" in r else "-"
         print(f"{r['run']:12} {r['seconds']:8.1f} {r['fps_out']:8.3f} {r['worst_gap_ms']:12.0f} {r['p50']:7.1f} "
-              f"{r['p95']:7.1f} {r['cpu'] * 100:4.0f}% {r['frames']:7d} {r['reduced']:7d} {r['coast']:9d} {r['blank']:6d} "
+              f"{r['p95']:7.1f} {r['cpu'] * 100:4.0f}% {r['sent']:>9} {r['frames']:7d} {r['reduced']:7d} {r['coast']:9d} {r['blank']:6d} "
               f"{faces:>18} {shown:>16}")
     return 0
 

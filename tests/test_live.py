@@ -283,3 +283,43 @@ def test_on_one_core_a_crowd_with_someone_registered_is_judged_in_time(media, tm
     assert final["blank"] <= 0.01 * final["frames"]
     assert final["blank"] == first_second["blank"]
     assert steady["latency_ms_p95"] <= 500 + 150
+
+
+def test_on_one_core_1080p_is_sent_at_720p_with_the_streamer_told(media, tmp_path):
+    """The pedestrian crowd published at 1080p30 to bystander allowed one core: decoding and encoding
+    1080p alone take most of it, and every frame went out blurred whole. The relay measures that
+    before the stream and sends 720p instead (decoded to it), says so in its status, and keeps up:
+    every frame arrives, at most 1 % redacted whole and none after the first second."""
+    from groups_cases import PEDESTRIANS
+
+    home = tmp_path / "home"
+    home.mkdir()
+    src = tmp_path / "pedestrians.flv"
+    loops = 3
+    build_looped_input(PEDESTRIANS, src, loops, (1920, 1080))
+    with Destination(tmp_path / "rec") as dst:
+        by = Bystander(tmp_path, home, KEY, [dst.url("app", DEST_KEY)], "--grace", "2", "--everyone",
+                       cpus={min(os.sched_getaffinity(0))})
+        pub = publish(src, f"{by.ingest_url}/{KEY}")
+        assert pub.wait(120) == 0, pub.stderr.read()
+        assert by.wait(60) == 0, by.stderr()
+        recording = dst.recordings()[0]
+        recorded = len(video_times(recording))
+        with av.open(str(recording)) as c:
+            sent = (c.streams.video[0].codec_context.width, c.streams.video[0].codec_context.height)
+    status = by.status()
+    final = status[-1]
+    first_second = next(s for s in status if s["frames"] >= 30)
+    measure(f"live on one core, 1080p30 crowd: sent {sent[0]}x{sent[1]}, {final['frames']} frames, "
+            f"{final['blank']} redacted whole ({first_second['blank']} in the first second), "
+            f"latency p95 {final['latency_ms_p95']} ms")
+    assert sent == (1280, 720)
+    assert {k: final["output"][k] for k in ("width", "height", "from_height")} == \
+        {"width": 1280, "height": 720, "from_height": 1080}
+    told = [s["machine"] for s in status if s.get("machine")]
+    assert told and all("1080p is sent at 720p" in m for m in told), told
+    assert "this machine keeps up with 720p30; 1080p is sent at 720p" in told[-1]
+    assert "1080p is sent at 720p" in status_line(final)
+    assert recorded == final["frames"] == loops * 105
+    assert final["blank"] <= 0.01 * final["frames"]
+    assert final["blank"] == first_second["blank"]

@@ -1,6 +1,7 @@
 """Live mode's pure parts: the frame scheduler, key masking, bitrates."""
 
 import time
+from fractions import Fraction
 
 from bystander.live.encode import youtube_bitrate
 from bystander.live.judging import look_ahead
@@ -210,3 +211,26 @@ def test_the_schedule_starts_from_the_detection_costs_measured_before_the_stream
     # A fixed stride is the user's: nothing measured changes it.
     fixed = Scheduler(Budget(interval=1 / 30), stride=1, sizes=sizes, expected={1280: 0.062, 960: 0.039})
     assert fixed.analysis_size == 1280 and fixed.stride == 1
+
+
+def test_the_relay_steps_down_to_720p_only_where_the_machine_cannot_keep_up_with_1080p():
+    """The decision on the first frame, from what the warm-up measures: a fast machine's two cores
+    keep 1080p30, one core of it does not (it blanked 741 of 945 frames at 1080p), and 720p is
+    never stepped down further."""
+    from bystander.live.capacity import Capacity
+    from bystander.live.stats import LiveStats, Output
+
+    detection = {1280: 0.020, 960: 0.012}
+    two_cores, one_core = Capacity(detection, 0.0093, 2), Capacity(detection, 0.0096, 1)
+    assert two_cores.output_size(1920, 1080, Fraction(30), 6) == (1920, 1080)
+    assert one_core.output_size(1920, 1080, Fraction(30), 6) == (1280, 720)
+    assert one_core.output_size(1280, 720, Fraction(30), 6) == (1280, 720)
+    assert one_core.output_size(1080, 1920, Fraction(30), 6) == (608, 1080)  # a phone held upright keeps its shape
+    slow = Capacity({1280: 0.062, 960: 0.039}, 0.030, 1)
+    assert slow.output_size(3840, 2160, Fraction(30), 6) == (1280, 720)  # nothing fits: 720p at the least
+    stats = LiveStats()
+    stats.output = Output(1280, 720, 30.0, 1080)
+    assert stats.machine(time.monotonic()) == "this machine keeps up with 720p30; 1080p is sent at 720p"
+    stats.count(frames=1, blank=1)
+    assert stats.machine(time.monotonic()) == \
+        "1080p is sent at 720p, and even so this machine cannot keep up: some frames are sent blurred whole"

@@ -45,8 +45,8 @@ def add_parser(sub) -> None:
                    help="run the detector on every Nth frame, placing faces between detections (default: adapt "
                         "to the machine)")
     p.add_argument("--max-height", type=int, metavar="PIXELS",
-                   help="send the stream at most this high, scaled down from the publisher's (e.g. 720 where "
-                        "the machine cannot keep up with 1080p; default: the publisher's own)")
+                   help="send the stream at most this high, scaled down from the publisher's (default: the "
+                        "publisher's own, or 720 where this machine measures it cannot keep up with 1080p)")
     p.add_argument("--analysis-size", type=int, default=1280, metavar="PIXELS",
                    help="longest side the detector sees; larger finds smaller faces in big frames but costs "
                         "more (default %(default)s)")
@@ -94,10 +94,10 @@ def run(args) -> int:
         raise BystanderError(f"--max-height {args.max_height}: must be between 144 and 4320 pixels")
     options = RelayOptions(destinations=args.to, record=args.record, kbps=args.bitrate, stride=args.detect_every,
                            delay=args.delay, max_height=args.max_height)
-    detection_costs = warm_up(engine)
+    capacity = warm_up(engine)
     with RtmpIngest(listen, key) as ingest:
         relay = Relay(engine, RtmpSource(ingest, first_wait=args.wait, grace=args.grace), options, on_status,
-                      detection_costs)
+                      capacity)
         print(f"bystander: publish to rtmp://{listen.host}:{ingest.server.port}/{listen.app} "
               f"with your stream key; relaying to {len(args.to)} destination(s)", file=sys.stderr)
         previous = {s: signal.signal(s, lambda *_: relay.stop()) for s in (signal.SIGINT, signal.SIGTERM)}

@@ -28,13 +28,15 @@ import numpy as np
 
 from ..engine import Engine
 from ..engine.report import PrivacyReport
+from . import capacity
+from .capacity import Capacity
 from .compress import Compressor
 from .destination import Chunk, Destination, Recording
 from .encode import AudioPath, LiveEncoder
 from .judging import SESSION_END, Frame, Judging, look_ahead
 from .schedule import Budget, analysis_sizes
 from .source import DEFAULT_RATE, Audio, Ended, Session, Source, Video
-from .stats import LiveStats
+from .stats import LiveStats, Output
 from .timeline import Timeline
 
 # The models warm up before the source is read, at the size most streams come in; a 1080p stream is
@@ -44,12 +46,13 @@ WARM_UP_SIZE = (1280, 720)
 log = logging.getLogger(__name__)
 
 
-def warm_up(engine: Engine) -> dict[int | None, float]:
+def warm_up(engine: Engine) -> Capacity:
     """The models' first runs, paid before a publisher comes rather than on its first frames (over a
-    second on one slow core, where they went out redacted whole). Returns a detection's seconds by
-    analysis size, which the live schedule starts from. Best before the ingest listens: a publisher
+    second on one slow core, where they went out redacted whole), and what this machine can relay:
+    a detection's seconds by analysis size, which the live schedule starts from, and the cost of
+    decoding and encoding, which decides the size sent. Best before the ingest listens: a publisher
     that connects meanwhile is otherwise read a second late, and its frames arrive as a burst."""
-    return engine.warm_up(WARM_UP_SIZE, analysis_sizes(*WARM_UP_SIZE, engine.config.analysis_size))
+    return capacity.measure(engine.warm_up(WARM_UP_SIZE, analysis_sizes(*WARM_UP_SIZE, engine.config.analysis_size)))
 
 
 @dataclass
@@ -61,13 +64,14 @@ class RelayOptions:
     delay: float = 0.5  # how far the output runs behind the input: the judge's look-ahead
     stride: int | None = None  # frames per detection; None adapts to the machine
     max_height: int | None = None  # frames higher than this are scaled down to it before anything else
+    # (and, whatever it says, to a size this machine keeps up with)
 
 
 class Relay:
     def __init__(self, engine: Engine, source: Source, options: RelayOptions,
                  on_status: Callable[[dict], None] | None = None,
-                 detection_costs: dict[int | None, float] | None = None):
-        """``detection_costs``: what ``warm_up`` returned, if the caller warmed the engine up already."""
+                 capacity: Capacity | None = None):
+        """``capacity``: what ``warm_up`` returned, if the caller warmed the engine up already."""
         self.engine = engine
         self.source = source
         self.options = options
@@ -88,7 +92,7 @@ class Relay:
         self._size: tuple[int, int] | None = None  # (w, h) of every frame judged and encoded
         self._rate = DEFAULT_RATE
         self._error: BaseException | None = None
-        self._detection_costs = detection_costs
+        self._capacity = capacity
 
     @property
     def last_output(self) -> np.ndarray | None:
@@ -124,10 +128,9 @@ class Relay:
 
     def _video(self, v: Video) -> None:
         if not self._ready.is_set():
-            h, w = v.image.shape[:2]
-            if self.options.max_height and h > self.options.max_height:
-                w, h = round(w * self.options.max_height / h / 2) * 2, self.options.max_height
             session = self._session or Session(DEFAULT_RATE, None)
+            w, h = self._output_size(v.image.shape[1], v.image.shape[0], session.rate)
+            self.source.frame_size = (w, h)
             self._open_outputs(w, h, session.rate, session.audio() if session.audio else None)
         image = v.image
         if (image.shape[1], image.shape[0]) != self._size:  # the publisher changed resolution
@@ -148,18 +151,33 @@ class Relay:
             if placed is not None:  # None: it overlaps the previous session's audio
                 self._fan_out(Chunk("audio", bytes(p), placed[0], placed[1], True))
 
+    def _stride(self, rate: Fraction) -> int:
+        """The most frames per detection: longer runs of coasted frames only where the look-ahead
+        places them between detections, and there as many as a slow machine's detection cost asks."""
+        return min(Budget.late_stride, max(Budget.max_stride, look_ahead(self.options.delay, rate)))
+
+    def _output_size(self, width: int, height: int, rate: Fraction) -> tuple[int, int]:
+        """The size every frame is sent at: the publisher's, under ``max_height``, stepped down
+        further where this machine cannot keep up with it (the streamer is told)."""
+        if self.options.max_height and height > self.options.max_height:
+            width, height = capacity.scaled(width, height, self.options.max_height)
+        w, h = self._capacity.output_size(width, height, rate, self._stride(rate)) if self._capacity else (width, height)
+        self.stats.output = Output(w, h, float(rate), height if h < height else None)
+        if h < height:
+            log.warning("this machine cannot keep up with %dp at %.0f fps: sending %dp", height, float(rate), h)
+        return w, h
+
     def _open_outputs(self, width: int, height: int, rate: Fraction, audio: AudioPath | None) -> None:
         """The encoder and destinations, set up once from the first frame and its session."""
         self._encoder = LiveEncoder(width, height, rate, self.options.kbps)
         self._size, self._rate, self._audio = (width, height), rate, audio
         window = look_ahead(self.options.delay, rate)
-        # Longer runs of coasted frames only where the look-ahead places them between detections:
-        # there, as many as a slow machine's detection cost asks, late or not.
-        stride = min(Budget.late_stride, max(Budget.max_stride, window))
+        stride = self._stride(rate)
         budget = Budget(interval=float(1 / rate), max_delay=self.options.max_delay, max_stride=stride,
                         late_stride=stride)
         self._judging = Judging(self.engine, budget, self.options.stride, (self._encoder.width, self._encoder.height),
-                                window, self.stats, self.privacy, self._detection_costs)
+                                window, self.stats, self.privacy,
+                                self._capacity.detection if self._capacity else None)
         self._compressor = Compressor(self.engine, self._encoder, self._fan_out, self.stats, self.privacy)
         for url in self.options.destinations:
             self.destinations.append(Destination(url, self._templates, self._request_keyframe,
@@ -189,8 +207,8 @@ class Relay:
         try:
             # On this thread, not the caller's, where the caller has not (the web app builds a
             # relay on its event loop).
-            if self._detection_costs is None:
-                self._detection_costs = warm_up(self.engine)
+            if self._capacity is None:
+                self._capacity = warm_up(self.engine)
             reader.start()
             next_status = time.monotonic()
             while not self._ready.is_set() and reader.is_alive():

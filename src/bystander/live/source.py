@@ -76,6 +76,10 @@ Event = Union[Session, Video, Audio, Ended]
 
 
 class Source(Protocol):
+    # The size to decode frames to (the relay's output size), None: the publisher's own. Scaling in
+    # the conversion from the decoder's YUV costs a fraction of converting at full size and scaling after.
+    frame_size: tuple[int, int] | None
+
     def events(self) -> Iterator[Event]: ...
 
     def close(self) -> None: ...
@@ -89,6 +93,7 @@ class RtmpSource:
         self.ingest = ingest
         self.first_wait = first_wait
         self.grace = grace
+        self.frame_size: tuple[int, int] | None = None
         self._closed = threading.Event()
         self._expired = threading.Event()  # the wait ran out with no publisher's media
         self._receiving = threading.Event()  # the current play has a publisher's stream
@@ -189,10 +194,10 @@ class RtmpSource:
                     continue
                 for frame in frames:
                     ts = frame.pts if frame.pts is not None else packet.dts
-                    yield Video(frame.to_ndarray(format="bgr24"), _ms(ts, video.time_base), arrival)
+                    yield Video(bgr(frame, self.frame_size), _ms(ts, video.time_base), arrival)
             for frame in video.codec_context.decode(None):  # the decoder's last frames
                 if frame.pts is not None:
-                    yield Video(frame.to_ndarray(format="bgr24"), _ms(frame.pts, video.time_base), time.monotonic())
+                    yield Video(bgr(frame, self.frame_size), _ms(frame.pts, video.time_base), time.monotonic())
         except av.error.FFmpegError as exc:
             if self.ingest.publishing and not self._closed.is_set():
                 log.warning("ingest: read failed (%s)", exc.strerror or "error")
@@ -258,6 +263,7 @@ class WebRtcSource:
 
     def __init__(self, rate: Fraction = DEFAULT_RATE):
         self.rate = rate
+        self.frame_size: tuple[int, int] | None = None
         self.clocks = {"video": SenderClock(90000), "audio": SenderClock(48000)}
         # Sender-clock seconds of the first frame placed. Times are kept relative to it: NTP
         # seconds (~4e9) in 1/48000 units, rescaled once more inside FFmpeg, overflow 64 bits.
@@ -324,10 +330,17 @@ class WebRtcSource:
                     if not started:
                         started = True
                         yield Session(self.rate, AudioPath)
-                    yield Video(frame.to_ndarray(format="bgr24"), int(round(t * 1000)), arrival)
+                    yield Video(bgr(frame, self.frame_size), int(round(t * 1000)), arrival)
                 elif started:
                     frame.pts, frame.time_base = int(round(t * frame.sample_rate)), Fraction(1, frame.sample_rate)
                     yield Audio(frame, arrival)
+
+
+def bgr(frame: av.VideoFrame, size: tuple[int, int] | None) -> np.ndarray:
+    """The frame as BGR pixels, at ``size`` (None: its own)."""
+    if size is None or size == (frame.width, frame.height):
+        return frame.to_ndarray(format="bgr24")
+    return frame.to_ndarray(width=size[0], height=size[1], format="bgr24")
 
 
 def _ms(ts: int, time_base: Fraction) -> int:

@@ -45,6 +45,22 @@ class Analysis:
         return f"this machine keeps up by looking for faces in {every}{smaller}"
 
 
+@dataclass(frozen=True)
+class Output:
+    """The picture the relay sends, and the publisher's when it was stepped down to fit the machine."""
+
+    width: int
+    height: int
+    rate: float
+    from_height: int | None = None  # the publisher's height, when it was more than this machine keeps up with
+
+    def limit(self) -> str | None:
+        if self.from_height is None:
+            return None
+        fps = f"{self.rate:.0f}"
+        return f"this machine keeps up with {self.height}p{fps}; {self.from_height}p is sent at {self.height}p"
+
+
 _ORDINAL = {2: "2nd", 3: "3rd"}
 # Blanked frames within this many seconds make the status say the machine cannot keep up.
 BLANK_WINDOW = 5.0
@@ -64,6 +80,7 @@ class LiveStats:
         self._latency: collections.deque = collections.deque(maxlen=LATENCY_SAMPLES)
         self.blanks = RateMeter(BLANK_WINDOW)
         self.analysis: Analysis | None = None
+        self.output: Output | None = None
         self._all_latency: list[float] = []
         self.ingest = "waiting"
 
@@ -75,11 +92,16 @@ class LiveStats:
 
     def machine(self, now: float) -> str | None:
         """Whether this machine is the limit, in the streamer's words."""
+        stepped = self.output.limit() if self.output else None
         if self.blanks.rate(now) > 0:
+            if stepped:
+                return f"{self.output.from_height}p is sent at {self.output.height}p, and even so this machine " \
+                       "cannot keep up: some frames are sent blurred whole"
             hint = "; sending at 720p (--max-height 720) would fit" \
                 if self.analysis and self.analysis.frame_size > 1280 else ""
             return f"this machine cannot keep up: some frames are sent blurred whole{hint}"
-        return self.analysis.limit() if self.analysis else None
+        limits = [stepped, self.analysis.limit() if self.analysis else None]
+        return "; ".join(x for x in limits if x) or None
 
     def latency(self, seconds: float) -> None:
         with self._lock:
@@ -111,6 +133,7 @@ class LiveStats:
             **{k: counts.get(k, 0) for k in ("frames", "detect", "reduced", "coast", "blank", "errors",
                                              "faces_redacted", "faces_kept")},
             "analysis": asdict(self.analysis) if self.analysis else None,
+            "output": asdict(self.output) if self.output else None,
             "machine": self.machine(now),
             "destinations": [d.status() for d in destinations],
         }
