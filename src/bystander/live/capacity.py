@@ -28,7 +28,7 @@ MEASURE_FRAMES = 24  # the first few are not counted: x264's keyframe and its bu
 RELAY_OVERHEAD = 1.7
 # The share of the cores the relay may plan to fill: the rest absorbs the publisher's bursts, a
 # detection that costs more than its median, and whatever else the machine runs.
-FIT_SHARE = 0.85
+FIT_SHARE = 0.9
 # Sizes the relay steps down to, by height; never below 720, where detection itself can step down.
 STEP_HEIGHTS = (1080, 720)
 
