@@ -3,9 +3,10 @@
 import time
 from fractions import Fraction
 
+from bystander.engine.judge import Mode
 from bystander.live.encode import youtube_bitrate
 from bystander.live.judging import look_ahead
-from bystander.live.schedule import COST_SAMPLES, Action, Budget, LookAhead, Pace, Scheduler, analysis_sizes
+from bystander.live.schedule import COST_SAMPLES, Budget, LookAhead, Pace, Scheduler, analysis_sizes
 from bystander.live.secret import mask, mask_url
 
 
@@ -16,7 +17,7 @@ def test_scheduler_detects_every_frame_when_detection_is_cheap():
         a = s.choose(lag=0.005, backlog=0)
         actions.append(a)
         s.detected(0.010)
-    assert actions == [Action.DETECT] * 6
+    assert actions == [Mode.DETECT] * 6
 
 
 def test_scheduler_strides_when_detection_costs_more_than_a_frame():
@@ -24,11 +25,11 @@ def test_scheduler_strides_when_detection_costs_more_than_a_frame():
     actions = []
     for _ in range(COST_SAMPLES + 6):
         a = s.choose(lag=0.005, backlog=0)
-        if a is Action.DETECT:
+        if a is Mode.DETECT:
             s.detected(0.050)
         actions.append(a)
     # Every frame is detected until enough detections say what one costs, then every other.
-    assert actions == [Action.DETECT] * COST_SAMPLES + [Action.COAST, Action.DETECT] * 3
+    assert actions == [Mode.DETECT] * COST_SAMPLES + [Mode.SKIP, Mode.DETECT] * 3
 
 
 def test_one_slow_detection_changes_nothing():
@@ -36,35 +37,35 @@ def test_one_slow_detection_changes_nothing():
     machine costs several frames' time: the next ones are still detected every frame, at full size."""
     s = Scheduler(Budget(interval=1 / 30), sizes=(640, 480))
     for seconds in [0.047, 0.045, 0.018, 0.016, 0.017, 0.018, 0.180, 0.012, 0.008, 0.019]:
-        assert s.choose(lag=0.0, backlog=0) is Action.DETECT
+        assert s.choose(lag=0.0, backlog=0) is Mode.DETECT
         s.detected(seconds)
         assert not s.reduced and s.stride == 1
 
 
 def test_scheduler_never_coasts_too_long_and_blanks_late_frames():
     s = Scheduler(Budget(interval=1 / 30, max_delay=0.25, max_stride=3))
-    assert s.choose(0.0, backlog=0) is Action.DETECT
+    assert s.choose(0.0, backlog=0) is Mode.DETECT
     # Behind: coast, but at most max_stride - 1 frames in a row.
-    assert [s.choose(0.05, backlog=5) for _ in range(3)] == [Action.COAST, Action.COAST, Action.DETECT]
-    assert s.choose(0.30, backlog=5) is Action.BLANK
-    assert s.choose(0.01, backlog=0) is Action.DETECT  # tracks are stale after a blanked frame
+    assert [s.choose(0.05, backlog=5) for _ in range(3)] == [Mode.SKIP, Mode.SKIP, Mode.DETECT]
+    assert s.choose(0.30, backlog=5) is Mode.BLANK
+    assert s.choose(0.01, backlog=0) is Mode.DETECT  # tracks are stale after a blanked frame
     # A burst handed over at once and paced by ``Pace``: frames queued behind one not yet due are
     # detected; once it is due, a queue is a reason to coast again.
-    assert [s.choose(-0.2, backlog=20) for _ in range(3)] == [Action.DETECT] * 3
-    assert [s.choose(0.01, backlog=5) for _ in range(2)] == [Action.COAST, Action.COAST]
+    assert [s.choose(-0.2, backlog=20) for _ in range(3)] == [Mode.DETECT] * 3
+    assert [s.choose(0.01, backlog=5) for _ in range(2)] == [Mode.SKIP, Mode.SKIP]
 
 
 def test_a_late_engine_coasts_longer_runs_and_blanks_only_by_the_patient_pace():
     s = Scheduler(Budget(interval=1 / 30, max_delay=0.25, max_stride=2, late_stride=4))
-    assert s.choose(0.0, backlog=0) is Action.DETECT
+    assert s.choose(0.0, backlog=0) is Mode.DETECT
     # Behind by a frame: every other frame. More than two frames behind: three in a row.
-    assert [s.choose(0.05, backlog=5) for _ in range(2)] == [Action.COAST, Action.DETECT]
-    assert [s.choose(0.2, backlog=5) for _ in range(4)] == [Action.COAST] * 3 + [Action.DETECT]
+    assert [s.choose(0.05, backlog=5) for _ in range(2)] == [Mode.SKIP, Mode.DETECT]
+    assert [s.choose(0.2, backlog=5) for _ in range(4)] == [Mode.SKIP] * 3 + [Mode.DETECT]
     assert not s.late(0.1) and s.late(0.2)
     # Working a burst off at the faster pace, a frame 0.3 s late by it but not by the patient pace
     # is judged; late by the patient pace too, it is blanked.
-    assert s.choose(0.3, backlog=5, overdue=0.1) is not Action.BLANK
-    assert s.choose(0.3, backlog=5, overdue=0.3) is Action.BLANK
+    assert s.choose(0.3, backlog=5, overdue=0.1) is not Mode.BLANK
+    assert s.choose(0.3, backlog=5, overdue=0.3) is Mode.BLANK
 
 
 def test_stream_keys_are_masked():
@@ -105,14 +106,14 @@ def test_scheduler_detects_on_a_smaller_copy_before_it_skips_frames():
     assert sizes == (1280, 960)  # a 20 px face stays 15 px
     assert analysis_sizes(1920, 1080, 1280) == (1280,)  # already analysed at two thirds
     s = Scheduler(Budget(interval=1 / 30), sizes=sizes)
-    assert s.choose(0.0, backlog=0) is Action.DETECT and s.analysis_size == 1280
+    assert s.choose(0.0, backlog=0) is Mode.DETECT and s.analysis_size == 1280
     for _ in range(COST_SAMPLES):  # over the frame's share at full size
         assert not s.reduced
         s.choose(0.0, backlog=0)
         s.detected(0.035)
     assert s.reduced and s.analysis_size == 960
     for _ in range(20):  # the smaller copy fits: every frame is detected there
-        assert s.choose(0.0, backlog=0) is Action.DETECT
+        assert s.choose(0.0, backlog=0) is Mode.DETECT
         s.detected(0.018)
     assert s.analysis_size == 960
     for _ in range(40):  # much cheaper now (a quiet scene): back to full size
@@ -126,10 +127,10 @@ def test_scheduler_skips_frames_only_when_the_smaller_copy_is_too_slow():
     actions = []
     for _ in range(40):
         a = s.choose(lag=0.005, backlog=0)
-        if a is Action.DETECT:
+        if a is Mode.DETECT:
             s.detected(0.080 if s.analysis_size == 1280 else 0.045)
         actions.append(a)
-    assert s.reduced and actions[-6:] == [Action.DETECT, Action.COAST] * 3
+    assert s.reduced and actions[-6:] == [Mode.DETECT, Mode.SKIP] * 3
 
 
 def test_a_burst_is_due_at_the_streams_pace_and_a_late_frame_on_arrival():
@@ -189,10 +190,10 @@ def test_after_a_blanked_frame_detection_resumes_with_half_the_delay_in_hand():
     """Resumed at the limit, the detection a blanked frame calls for makes the frames behind it late
     again: a slow machine would blank two frames of three for the rest of the stream."""
     s = Scheduler(Budget(interval=1 / 30, max_delay=0.25))
-    assert s.choose(0.30, backlog=5) is Action.BLANK
-    assert s.choose(0.20, backlog=5) is Action.BLANK  # under the limit, but not by half
-    assert s.choose(0.12, backlog=5) is Action.DETECT
-    assert s.choose(0.20, backlog=5) is not Action.BLANK  # judging again: the limit is the whole delay
+    assert s.choose(0.30, backlog=5) is Mode.BLANK
+    assert s.choose(0.20, backlog=5) is Mode.BLANK  # under the limit, but not by half
+    assert s.choose(0.12, backlog=5) is Mode.DETECT
+    assert s.choose(0.20, backlog=5) is not Mode.BLANK  # judging again: the limit is the whole delay
 
 
 def test_the_schedule_starts_from_the_detection_costs_measured_before_the_stream():

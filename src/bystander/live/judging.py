@@ -19,7 +19,7 @@ import numpy as np
 from ..engine import Engine
 from ..engine.judge import Judge, Judged, Mode
 from ..engine.report import PrivacyReport
-from .schedule import Action, Budget, LookAhead, Pace, Scheduler, analysis_sizes
+from .schedule import Budget, LookAhead, Pace, Scheduler, analysis_sizes
 from .stats import Analysis, LiveStats
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,6 @@ class Judging:
         self._look_ahead = LookAhead(self.window, max(self.budget.late_stride, self.engine.config.backfill_frames),
                                      self.budget.interval)
         pace, patience = Pace(Pace.WORK_OFF), Pace()
-        modes = {Action.DETECT: Mode.DETECT, Action.COAST: Mode.SKIP, Action.BLANK: Mode.BLANK}
         while True:
             item = frames.get()
             if item is SESSION_END:
@@ -92,7 +91,7 @@ class Judging:
             judge.recognise_first = lag <= self.budget.lag_limit
             judge.window = self._look_ahead.frames
             try:
-                for judged in judge.push(item.image, item, modes[action], scheduler.analysis_size):
+                for judged in judge.push(item.image, item, action, scheduler.analysis_size):
                     self._judged(judged)
             except Exception:  # never let an unjudged frame out
                 log.exception("engine failed on a frame; redacting the frames it held whole")
@@ -102,14 +101,14 @@ class Judging:
                 scheduler.blanked()
                 self.stats.count(errors=1)
                 continue
-            if action is Action.DETECT:
+            if action is Mode.DETECT:
                 scheduler.detected(judge.spent.detect)
                 self.stats.analysis = Analysis(scheduler.analysis_size or max(self.size), max(self.size),
                                                scheduler.stride)
                 if scheduler.reduced:
                     self.stats.count(reduced=1)
                 self.stats.count(detect=1)
-            elif action is Action.BLANK:
+            elif action is Mode.BLANK:
                 scheduler.blanked()
             else:
                 self.stats.count(coast=1)

@@ -1,9 +1,9 @@
 """How much analysis each live frame gets, so the output never waits and never leaks.
 
-Every frame is judged in one of three ways:
+Every frame is judged in one of the judge's three modes (``engine.judge.Mode``):
 - DETECT: the full engine (detection, tracking, recognition), on the frame or, when that costs
   more than a frame's share of time, on a smaller copy (the first degradation);
-- COAST: no detection; tracked faces are redacted where their motion predicts (the second
+- SKIP: no detection; tracked faces are redacted where the detections around it place them (the second
   degradation, when even the smaller copy costs more than a frame's share of time, or the frame is
   more than an interval late);
 - BLANK: the whole frame is redacted, because its faces could not be known in time.
@@ -12,11 +12,12 @@ Every frame is judged in one of three ways:
 from __future__ import annotations
 
 import collections
-import enum
 import math
 import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from ..engine.judge import Mode
 
 
 # Detection threads in live mode. Decoding and encoding keep the second core busy there: two
@@ -49,12 +50,6 @@ def analysis_sizes(width: int, height: int, analysis_size: int) -> tuple[int, ..
 
 # Detections whose median cost decides the analysis size and the stride.
 COST_SAMPLES = 5
-
-
-class Action(enum.Enum):
-    DETECT = "detect"
-    COAST = "coast"
-    BLANK = "blank"
 
 
 @dataclass(frozen=True)
@@ -155,7 +150,7 @@ class Scheduler:
         """Whether detection currently runs on a smaller copy than the configured size."""
         return self._level > 0
 
-    def choose(self, lag: float, backlog: int, overdue: float | None = None) -> Action:
+    def choose(self, lag: float, backlog: int, overdue: float | None = None) -> Mode:
         """``lag``: seconds since this frame was due (``Pace``; negative: not due yet);
         ``backlog``: frames waiting behind it; ``overdue``: seconds since it was due by the patient
         pace (``Pace.CATCH_UP``; None: ``lag``), which decides whether it is blanked."""
@@ -164,7 +159,7 @@ class Scheduler:
         if over > b.max_delay * (b.resume if self._blanking else 1.0):
             self.blanked()
             self._blanking = True
-            return Action.BLANK
+            return Mode.BLANK
         self._blanking = False
         longest = b.late_stride if lag > b.lag_limit else b.max_stride
         may_coast = self._since + 1 < longest
@@ -175,9 +170,9 @@ class Scheduler:
         behind = lag > b.interval or (backlog > 1 and lag > 0)
         if may_coast and (self._since + 1 < self.stride or behind):
             self._since += 1
-            return Action.COAST
+            return Mode.SKIP
         self._since = 0
-        return Action.DETECT
+        return Mode.DETECT
 
     def late(self, lag: float) -> bool:
         """Whether a frame this late needs the engine's time for detection: recognition is then only
