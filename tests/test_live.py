@@ -295,7 +295,7 @@ def test_on_one_core_1080p_is_sent_at_720p_with_the_streamer_told(media, tmp_pat
     home = tmp_path / "home"
     home.mkdir()
     src = tmp_path / "pedestrians.flv"
-    loops = 3
+    loops = 5
     build_looped_input(PEDESTRIANS, src, loops, (1920, 1080))
     with Destination(tmp_path / "rec") as dst:
         by = Bystander(tmp_path, home, KEY, [dst.url("app", DEST_KEY)], "--grace", "2", "--everyone",
