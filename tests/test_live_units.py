@@ -222,12 +222,13 @@ def test_the_relay_steps_down_to_720p_only_where_the_machine_cannot_keep_up_with
     from bystander.live.stats import LiveStats, Output
 
     detection = {1280: 0.020, 960: 0.012}
-    two_cores, one_core = Capacity(detection, 0.0093, 2), Capacity(detection, 0.0096, 1)
+    per_pixel = 1 / (1280 * 720)  # the warm-up's measure: seconds for a 720p frame, per pixel
+    two_cores, one_core = Capacity(detection, 0.0093 * per_pixel, 2), Capacity(detection, 0.0096 * per_pixel, 1)
     assert two_cores.output_size(1920, 1080, Fraction(30), 6) == (1920, 1080)
     assert one_core.output_size(1920, 1080, Fraction(30), 6) == (1280, 720)
     assert one_core.output_size(1280, 720, Fraction(30), 6) == (1280, 720)
     assert one_core.output_size(1080, 1920, Fraction(30), 6) == (608, 1080)  # a phone held upright keeps its shape
-    slow = Capacity({1280: 0.062, 960: 0.039}, 0.030, 1)
+    slow = Capacity({1280: 0.062, 960: 0.039}, 0.030 * per_pixel, 1)
     assert slow.output_size(3840, 2160, Fraction(30), 6) == (1280, 720)  # nothing fits: 720p at the least
     stats = LiveStats()
     stats.output = Output(1280, 720, 30.0, 1080)

@@ -20,7 +20,6 @@ import numpy as np
 from .encode import LiveEncoder
 from .stats import available_cores
 
-MEASURE_SIZE = (1280, 720)
 MEASURE_FRAMES = 24  # the first few are not counted: x264's keyframe and its buffers
 # The whole relay's work on a frame (reading it from the ingest, judging, redacting, handing it on,
 # the ingest server beside it) against the decode and encode measured on the warm-up's synthetic
@@ -36,15 +35,14 @@ STEP_HEIGHTS = (1080, 720)
 @dataclass(frozen=True)
 class Capacity:
     detection: dict[int | None, float]  # seconds of one detection, by analysis size
-    media: float  # seconds to decode, convert and encode one MEASURE_SIZE frame
+    media: float  # seconds to decode, convert and encode a frame, per pixel
     cores: int
 
     def frame_cost(self, width: int, height: int, stride: int) -> float:
         """Seconds of the machine one frame of this size takes, detected every ``stride`` frames on
         the cheapest analysis size."""
-        pixels = width * height / (MEASURE_SIZE[0] * MEASURE_SIZE[1])
         detect = min(self.detection.values(), default=0.0)
-        return RELAY_OVERHEAD * self.media * pixels + detect / stride
+        return RELAY_OVERHEAD * self.media * width * height + detect / stride
 
     def fits(self, width: int, height: int, rate: Fraction | float, stride: int) -> bool:
         return self.frame_cost(width, height, stride) <= FIT_SHARE * self.cores / float(rate)
@@ -67,10 +65,10 @@ def scaled(width: int, height: int, to_height: int) -> tuple[int, int]:
     return round(width * to_height / height / 2) * 2, to_height
 
 
-def measure(detection: dict[int | None, float]) -> Capacity:
-    """Encode and decode a short synthetic stream at MEASURE_SIZE as live does (the encoder's preset
-    for pictures over 720p), and add the detection costs the engine's warm-up measured."""
-    w, h = MEASURE_SIZE
+def measure(detection: dict[int | None, float], size: tuple[int, int]) -> Capacity:
+    """Encode and decode a short synthetic stream of ``size`` as live does (the encoder's preset for
+    pictures over 720p), and add the detection costs the engine's warm-up measured."""
+    w, h = size
     # Smooth texture moving a few pixels a frame: motion search and residuals, as a camera gives.
     rng = np.random.default_rng(0)
     texture = cv2.GaussianBlur(rng.integers(0, 256, (h + MEASURE_FRAMES, w + 2 * MEASURE_FRAMES, 3), np.uint8),
@@ -91,4 +89,4 @@ def measure(detection: dict[int | None, float]) -> Capacity:
                 counted += 1
     finally:
         encoder.close()
-    return Capacity(dict(detection), spent / counted, available_cores())
+    return Capacity(dict(detection), spent / counted / (w * h), available_cores())

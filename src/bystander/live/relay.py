@@ -39,8 +39,8 @@ from .source import DEFAULT_RATE, Audio, Ended, Session, Source, Video
 from .stats import LiveStats, Output
 from .timeline import Timeline
 
-# The models warm up before the source is read, at the size most streams come in; a 1080p stream is
-# detected at the same 1280 px.
+# The models warm up before the source is read, and decoding and encoding are timed, at the size most
+# streams come in; a 1080p stream is detected at the same 1280 px.
 WARM_UP_SIZE = (1280, 720)
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,8 @@ def warm_up(engine: Engine) -> Capacity:
     a detection's seconds by analysis size, which the live schedule starts from, and the cost of
     decoding and encoding, which decides the size sent. Best before the ingest listens: a publisher
     that connects meanwhile is otherwise read a second late, and its frames arrive as a burst."""
-    return capacity.measure(engine.warm_up(WARM_UP_SIZE, analysis_sizes(*WARM_UP_SIZE, engine.config.analysis_size)))
+    costs = engine.warm_up(WARM_UP_SIZE, analysis_sizes(*WARM_UP_SIZE, engine.config.analysis_size))
+    return capacity.measure(costs, WARM_UP_SIZE)
 
 
 @dataclass
