@@ -313,7 +313,7 @@ def test_on_one_core_1080p_is_sent_at_720p_with_the_streamer_told(media, tmp_pat
     measure(f"live on one core, 1080p30 crowd: sent {sent[0]}x{sent[1]}, {final['frames']} frames, "
             f"{final['blank']} redacted whole ({first_second['blank']} in the first second), "
             f"latency p95 {final['latency_ms_p95']} ms")
-    assert sent == (1280, 720)
+    assert sent == (1280, 720), final["output"]
     assert {k: final["output"][k] for k in ("width", "height", "from_height")} == \
         {"width": 1280, "height": 720, "from_height": 1080}
     told = [s["machine"] for s in status if s.get("machine")]

@@ -26,8 +26,10 @@ MEASURE_FRAMES = 24  # the first few are not counted: x264's keyframe and its bu
 # stream, whose content is easier than a camera's: measured at 1080p on one core.
 RELAY_OVERHEAD = 1.7
 # The share of the cores the relay may plan to fill: the rest absorbs the publisher's bursts, a
-# detection that costs more than its median, and whatever else the machine runs.
-FIT_SHARE = 0.9
+# detection that costs more than its median, whatever else the machine runs, and its clock: a
+# warm-up on one core once read a quarter faster than the stream then ran. Stepping down costs
+# picture; not stepping down where it was needed blurs every frame.
+FIT_SHARE = 0.75
 # Sizes the relay steps down to, by height; never below 720, where detection itself can step down.
 STEP_HEIGHTS = (1080, 720)
 

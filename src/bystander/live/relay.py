@@ -162,8 +162,12 @@ class Relay:
         further where this machine cannot keep up with it (the streamer is told)."""
         if self.options.max_height and height > self.options.max_height:
             width, height = capacity.scaled(width, height, self.options.max_height)
-        w, h = self._capacity.output_size(width, height, rate, self._stride(rate)) if self._capacity else (width, height)
-        self.stats.output = Output(w, h, float(rate), height if h < height else None)
+        cap, stride = self._capacity, self._stride(rate)
+        w, h = cap.output_size(width, height, rate, stride) if cap else (width, height)
+        # What decided it, for whoever wonders why (the --stats-json line shows it).
+        estimate = (round(cap.frame_cost(width, height, stride) * 1000, 1),
+                    round(capacity.FIT_SHARE * cap.cores / float(rate) * 1000, 1)) if cap else (None, None)
+        self.stats.output = Output(w, h, float(rate), height if h < height else None, *estimate)
         if h < height:
             log.warning("this machine cannot keep up with %dp at %.0f fps: sending %dp", height, float(rate), h)
         return w, h

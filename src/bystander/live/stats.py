@@ -53,6 +53,9 @@ class Output:
     height: int
     rate: float
     from_height: int | None = None  # the publisher's height, when it was more than this machine keeps up with
+    # The measured estimate of a publisher's frame, in ms of this machine, and what it may take.
+    estimate_ms: float | None = None
+    allowed_ms: float | None = None
 
     def limit(self) -> str | None:
         if self.from_height is None:
