@@ -8,8 +8,9 @@ Four kinds of thread, joined by short queues:
   (``compress.Compressor``);
 - each destination writes at its own pace (``destination.Destination``).
 
-The outputs open on the first decoded frame, whose size they take; a publisher that later sends
-another size is scaled to it.
+The outputs open on the first decoded frame, whose size they take, or a smaller one where this
+machine cannot keep up with it (``capacity``); the source then decodes to that size, and a publisher
+that later sends another size is scaled to it.
 """
 
 from __future__ import annotations
@@ -134,7 +135,7 @@ class Relay:
             self.source.frame_size = (w, h)
             self._open_outputs(w, h, session.rate, session.audio() if session.audio else None)
         image = v.image
-        if (image.shape[1], image.shape[0]) != self._size:  # the publisher changed resolution
+        if (image.shape[1], image.shape[0]) != self._size:  # decoded before the size was chosen
             image = cv2.resize(image, self._size, interpolation=cv2.INTER_AREA)
         pts = self.timeline.video(v.ms, v.arrival)
         self.stats.frames_in.tick(v.arrival)
