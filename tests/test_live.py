@@ -318,7 +318,7 @@ def test_on_one_core_1080p_is_sent_at_720p_with_the_streamer_told(media, tmp_pat
         {"width": 1280, "height": 720, "from_height": 1080}
     told = [s["machine"] for s in status if s.get("machine")]
     assert told and all("1080p is sent at 720p" in m for m in told), told
-    assert "this machine keeps up with 720p30; 1080p is sent at 720p" in told[-1]
+    assert told[-1].startswith("this machine keeps up with 720p30") and told[-1].endswith("1080p is sent at 720p")
     assert "1080p is sent at 720p" in status_line(final)
     assert recorded == final["frames"] == loops * 105
     assert final["blank"] <= 0.01 * final["frames"]

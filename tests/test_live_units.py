@@ -219,7 +219,7 @@ def test_the_relay_steps_down_to_720p_only_where_the_machine_cannot_keep_up_with
     keep 1080p30, one core of it does not (it blanked 741 of 945 frames at 1080p), and 720p is
     never stepped down further."""
     from bystander.live.capacity import Capacity
-    from bystander.live.stats import LiveStats, Output
+    from bystander.live.stats import Analysis, LiveStats, Output
 
     detection = {1280: 0.020, 960: 0.012}
     per_pixel = 1 / (1280 * 720)  # the warm-up's measure: seconds for a 720p frame, per pixel
@@ -233,6 +233,9 @@ def test_the_relay_steps_down_to_720p_only_where_the_machine_cannot_keep_up_with
     stats = LiveStats()
     stats.output = Output(1280, 720, 30.0, 1080)
     assert stats.machine(time.monotonic()) == "this machine keeps up with 720p30; 1080p is sent at 720p"
+    stats.analysis = Analysis(960, 1280, 2)
+    assert stats.machine(time.monotonic()) == "this machine keeps up with 720p30 by looking for faces in every " \
+                                              "2nd frame, on a 960 px copy; 1080p is sent at 720p"
     stats.count(frames=1, blank=1)
     assert stats.machine(time.monotonic()) == \
         "1080p is sent at 720p, and even so this machine cannot keep up: some frames are sent blurred whole"

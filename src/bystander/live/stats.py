@@ -38,11 +38,16 @@ class Analysis:
 
     def limit(self) -> str | None:
         """The streamer's sentence when the machine is the limit, else None."""
+        how = self.how()
+        return f"this machine keeps up by {how}" if how else None
+
+    def how(self) -> str | None:
+        """How less is looked at, when it is: "looking for faces in every 2nd frame, on a 960 px copy"."""
         if self.stride == 1 and self.size >= min(self.frame_size, 1280):
             return None
         every = "every frame" if self.stride == 1 else f"every {_ORDINAL.get(self.stride, f'{self.stride}th')} frame"
         smaller = f", on a {self.size} px copy" if self.size < min(self.frame_size, 1280) else ""
-        return f"this machine keeps up by looking for faces in {every}{smaller}"
+        return f"looking for faces in {every}{smaller}"
 
 
 @dataclass(frozen=True)
@@ -57,11 +62,12 @@ class Output:
     estimate_ms: float | None = None
     allowed_ms: float | None = None
 
-    def limit(self) -> str | None:
+    def limit(self, how: str | None = None) -> str | None:
+        """The streamer's sentence when the picture was stepped down, with ``how`` the relay keeps up."""
         if self.from_height is None:
             return None
-        fps = f"{self.rate:.0f}"
-        return f"this machine keeps up with {self.height}p{fps}; {self.from_height}p is sent at {self.height}p"
+        by = f" by {how}" if how else ""
+        return f"this machine keeps up with {self.height}p{self.rate:.0f}{by}; {self.from_height}p is sent at {self.height}p"
 
 
 _ORDINAL = {2: "2nd", 3: "3rd"}
@@ -95,7 +101,8 @@ class LiveStats:
 
     def machine(self, now: float) -> str | None:
         """Whether this machine is the limit, in the streamer's words."""
-        stepped = self.output.limit() if self.output else None
+        how = self.analysis.how() if self.analysis else None
+        stepped = self.output.limit(how) if self.output else None
         if self.blanks.rate(now) > 0:
             if stepped:
                 return f"{self.output.from_height}p is sent at {self.output.height}p, and even so this machine " \
@@ -103,8 +110,7 @@ class LiveStats:
             hint = "; sending at 720p (--max-height 720) would fit" \
                 if self.analysis and self.analysis.frame_size > 1280 else ""
             return f"this machine cannot keep up: some frames are sent blurred whole{hint}"
-        limits = [stepped, self.analysis.limit() if self.analysis else None]
-        return "; ".join(x for x in limits if x) or None
+        return stepped or (self.analysis.limit() if self.analysis else None)
 
     def latency(self, seconds: float) -> None:
         with self._lock:
