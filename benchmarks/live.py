@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from groups_cases import walker_crop  # noqa: E402
 from live_harness import (FRAME, Bystander, Destination, build_looped_input, circular, publish,  # noqa: E402
-                          small_grey, video_times)
+                          small_grey, video_size, video_times)
 
 MEDIA = ROOT.parent / "shared" / "media"
 PEDESTRIANS = MEDIA / "facenet_pytorch" / "video.mp4"
@@ -147,7 +147,7 @@ def run(name, clip, size, register, seconds, tmp: Path, extra_args=(), cpus: set
         "worst_gap_ms": gaps.max() * 1000,
         "p50": final["latency_ms_p50"], "p95": final["latency_ms_p95"],
         "cpu": (cpu1 - cpu0) / (t1 - t0) / len(cpus or os.sched_getaffinity(0)),
-        "sent": "x".join(map(str, _sent_size(recording))),
+        "sent": "x".join(map(str, video_size(recording))),
         "frames": final["frames"], "reduced": final["reduced"], "coast": final["coast"], "blank": final["blank"],
     }
     if not register:
@@ -157,11 +157,6 @@ def run(name, clip, size, register, seconds, tmp: Path, extra_args=(), cpus: set
         gt = json.loads((ROOT / "tests" / "gt" / "pedestrians.gt.json").read_text())["summary"]
         row["shown"] = final["faces_kept"] / (final["frames"] * gt["registered"] / gt["frames"])
     return row
-
-
-def _sent_size(recording: Path) -> tuple[int, int]:
-    with av.open(str(recording)) as c:
-        return c.streams.video[0].codec_context.width, c.streams.video[0].codec_context.height
 
 
 def main() -> int:

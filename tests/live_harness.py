@@ -191,6 +191,13 @@ def video_times(path: Path) -> list[float]:
         return sorted(float(p.pts * v.time_base) for p in c.demux(v) if p.pts is not None)
 
 
+def video_size(path: Path) -> tuple[int, int]:
+    """The recorded picture's (width, height)."""
+    with av.open(str(path)) as c:
+        ctx = c.streams.video[0].codec_context
+        return ctx.width, ctx.height
+
+
 def small_grey(img: np.ndarray) -> np.ndarray:
     return cv2.resize(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), (64, 36), interpolation=cv2.INTER_AREA).astype(np.float32)
 

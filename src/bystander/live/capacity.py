@@ -46,8 +46,12 @@ class Capacity:
         detect = min(self.detection.values(), default=0.0)
         return RELAY_OVERHEAD * self.media * width * height + detect / stride
 
+    def allowance(self, rate: Fraction | float) -> float:
+        """Seconds of the machine a frame may take at ``rate``."""
+        return FIT_SHARE * self.cores / float(rate)
+
     def fits(self, width: int, height: int, rate: Fraction | float, stride: int) -> bool:
-        return self.frame_cost(width, height, stride) <= FIT_SHARE * self.cores / float(rate)
+        return self.frame_cost(width, height, stride) <= self.allowance(rate)
 
     def output_size(self, width: int, height: int, rate: Fraction | float, stride: int) -> tuple[int, int]:
         """The publisher's size if this machine keeps up with it, else the largest step down that

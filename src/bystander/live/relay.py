@@ -167,7 +167,7 @@ class Relay:
         w, h = cap.output_size(width, height, rate, stride) if cap else (width, height)
         # What decided it, for whoever wonders why (the --stats-json line shows it).
         estimate = (round(cap.frame_cost(width, height, stride) * 1000, 1),
-                    round(capacity.FIT_SHARE * cap.cores / float(rate) * 1000, 1)) if cap else (None, None)
+                    round(cap.allowance(rate) * 1000, 1)) if cap else (None, None)
         self.stats.output = Output(w, h, float(rate), height if h < height else None, *estimate)
         if h < height:
             log.warning("this machine cannot keep up with %dp at %.0f fps: sending %dp", height, float(rate), h)
