@@ -53,7 +53,7 @@ class Reason(str, Enum):
     PREDICTED = "predicted"  # a skipped frame with no later detection yet (live without delay)
     HELD = "held"  # the detector missed it: covered where it was last seen
     BACKFILL = "backfill"  # before its first detection: covered where it came into view
-    TRAIL = "trail"  # it jumped: covered where it was as well
+    TRAIL = "trail"  # it jumped, or moved too far to be followed: covered where it was and on its way
 
 
 # Redacted at a place the face may be, not where it was detected: these never cover a registered face.

@@ -34,10 +34,14 @@ from . import second_look
 from .cut import is_cut, thumbnail
 from .face import Decision, Face, Match, Reason
 from .pipeline import Engine
-from .track import Track, Tracker, grow, iou
+from .track import Track, Tracker, centre_distance, close, grow, iou, similar_size
 
 _NO_LANDMARKS = np.zeros((5, 2), np.float32)
 _OPEN = 10**12  # a segment not (yet) withdrawn
+# How far a face may move in a frame, in its own sizes, to be taken for a new face that a detection
+# found where it lost another (``Judge._bridge``): a walker crossing near the camera moves about a
+# quarter of his face's height a frame.
+BRIDGE_REACH = 0.3
 
 
 class Mode(Enum):
@@ -296,14 +300,17 @@ class Judge:
                 state.since_recognised = 10**9  # checked first once the faces are apart again
             why = Reason.CROSSING if t.ambiguous else (eng.unrecognisable(t.face) or Reason.UNCONFIRMED)
             slot.seen.append(_Seen(t.id, t.face, why, state.segment, near=near))
+        self._bridge([t for t in seen if self._tracks[t.id].detections == 1], held)
         for t in held:
             state = self._tracks.get(t.id)
             if t.misses <= (cfg.hold_frames if state and state.clear else cfg.faint_hold_frames):
+                # Frames skipped since its last detection: it was there, somewhere, on them too, where
+                # it stopped or on its way (a walker leaving the picture, or going behind someone).
                 for earlier in self._slots:
-                    # Frames skipped since its last detection: it was there, somewhere, on them too.
                     if t.misses == 1 and state and earlier.mode is Mode.SKIP and earlier.index > state.last_detected:
-                        earlier.seen.append(_Seen(t.id, _place(t.box), Reason.HELD))
-                slot.seen.append(_Seen(t.id, _place(t.box), Reason.HELD))
+                        earlier.seen.append(_Seen(t.id, _place(_union(t.box, t.predicted(earlier.index))), Reason.HELD))
+                box = _union(t.box, t.predicted(slot.index)) if t.misses == 1 else t.box
+                slot.seen.append(_Seen(t.id, _place(box), Reason.HELD))
         self._latest_detection = slot.index
         if eng.recognising:
             self._recognise(slot, [s for s in slot.seen if s.segment is not None and s.reason is Reason.UNCONFIRMED])
@@ -311,6 +318,39 @@ class Judge:
             for s in slot.seen:
                 if s.reason in (Reason.UNCONFIRMED, Reason.TOO_SMALL, Reason.FAINT, Reason.CROSSING):
                     s.reason = Reason.EVERYONE if self.config.everyone else Reason.UNKNOWN
+
+    def _bridge(self, born: list[Track], held: list[Track]) -> None:
+        """A face that moved further between two detections than tracking follows (a fast walker,
+        detected every few frames) ends one track and starts another, and the frames between would
+        show it on its way from the one place to the other. Each new face is joined to the nearest
+        face of its size that this detection lost, if within ``BRIDGE_REACH`` of its size per frame
+        between them; on the frames skipped between, a place along the way is covered, and the new
+        track moves on as the way says. Neither identity is carried across."""
+        lost = []
+        for t in held:
+            state = self._tracks.get(t.id)
+            before = self._detected_box(t.id, state.last_detected) if t.misses == 1 and state else None
+            if before is not None:
+                lost.append((state.last_detected, before))
+        for t in born:
+            index, box = self._tracks[t.id].first
+            near = [(last, before) for last, before in lost if index - last > 1 and similar_size(box, before)
+                    and close(before, box, 0.6 + BRIDGE_REACH * (index - last))]
+            if not near:
+                continue
+            last, before = min(near, key=lambda n: centre_distance(n[1], box))
+            lost.remove((last, before))
+            # The way it came says where it goes on: it is held along that way when it is lost next.
+            t.velocity = tuple((b1 - b0) / (index - last) for b0, b1 in zip(before, box))
+            for slot in self._slots:
+                a = (slot.index - last) / (index - last)
+                if 0 < a < 1 and slot.mode is Mode.SKIP:
+                    slot.seen.append(_Seen(t.id, _between(before, box, a), Reason.TRAIL))
+
+    def _detected_box(self, track: int, index: int) -> tuple | None:
+        """Where ``track`` was detected on frame ``index`` (not where it was held or trailed)."""
+        return next((s.face.box for slot in self._slots if slot.index == index
+                     for s in slot.seen if s.track == track and s.reason not in (Reason.HELD, Reason.TRAIL)), None)
 
     def _look_again(self, slot: _Slot, faces: list[Face], index: int | None) -> list[Face]:
         """YuNet's faces on ``slot`` and what CenterFace adds: a sweep every ``second_every``
@@ -428,9 +468,7 @@ class Judge:
         identity is carried, those frames carry its segment (nothing says it changed there, and a
         short miss is a blink of the detector); elsewhere they stay redacted, at the interpolated
         place instead of the held one."""
-        # Its detection there: not where it was held, nor the trail it left (the place before that).
-        before = next((s for slot in self._slots if slot.index == state.last_detected
-                       for s in slot.seen if s.track == t.id and s.reason not in (Reason.HELD, Reason.TRAIL)), None)
+        before = self._detected_box(t.id, state.last_detected)
         if before is None:
             return
         span = index - state.last_detected
@@ -438,8 +476,7 @@ class Judge:
             k = slot.index - state.last_detected
             if not 0 < k < span or slot.mode is Mode.BLANK:
                 continue
-            a = k / span
-            box = _place(grow(tuple((1 - a) * b0 + a * b1 for b0, b1 in zip(before.face.box, t.box)), 0.1))
+            box = _between(before, t.box, k / span)
             slot.seen = [s for s in slot.seen if not (s.track == t.id and s.reason is Reason.HELD)]
             if carried:
                 slot.seen.append(_Seen(t.id, box, Reason.INTERPOLATED, state.segment))
@@ -489,6 +526,17 @@ class Judge:
 def _near(a, b, margin: float) -> bool:
     """Whether ``b`` comes within ``margin`` of ``a``'s size around it."""
     return iou(grow(a, 2 * margin), b) > 0
+
+
+def _between(a, b, share: float) -> Face:
+    """A place ``share`` of the way from box ``a`` to box ``b``, grown a little for the motion's
+    uncertainty."""
+    return _place(grow(tuple((1 - share) * v0 + share * v1 for v0, v1 in zip(a, b)), 0.1))
+
+
+def _union(a, b) -> tuple:
+    """The box around both ``a`` and ``b``."""
+    return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
 
 
 def _place(box) -> Face:

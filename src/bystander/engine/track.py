@@ -39,17 +39,19 @@ def overlap_of_smaller(a, b) -> float:
     return ix * iy / smaller if smaller > 0 else 0.0
 
 
-def _similar_size(a, b) -> bool:
+def similar_size(a, b) -> bool:
     ha, hb = a[3] - a[1], b[3] - b[1]
     return 0.5 <= ha / hb <= 2.0 if hb > 0 else False
 
 
-def _close(a, b) -> bool:
-    """Centres within 60 % of the larger face's size: the same face moved fast."""
-    ca = ((a[0] + a[2]) / 2, (a[1] + a[3]) / 2)
-    cb = ((b[0] + b[2]) / 2, (b[1] + b[3]) / 2)
+def centre_distance(a, b) -> float:
+    return float(np.hypot((a[0] + a[2] - b[0] - b[2]) / 2, (a[1] + a[3] - b[1] - b[3]) / 2))
+
+
+def close(a, b, reach: float = 0.6) -> bool:
+    """Centres within ``reach`` of the larger face's size (by default: the same face moved fast)."""
     size = max(a[2] - a[0], a[3] - a[1], b[2] - b[0], b[3] - b[1])
-    return float(np.hypot(ca[0] - cb[0], ca[1] - cb[1])) < 0.6 * size
+    return centre_distance(a, b) < reach * size
 
 
 def grow(box, factor: float):
@@ -109,12 +111,12 @@ class Tracker:
     def _fit(self, expected: Box, last: Box, box: Box) -> float:
         """How well a detection fits a track: the overlap with where its motion puts it, or with its
         last box where that fits better (a stop or turn); a small share for centres merely close."""
-        if not _similar_size(last, box):
+        if not similar_size(last, box):
             return 0.0
         o = max(iou(expected, box), iou(last, box))
         if o >= self.min_iou:
             return o
-        return self.min_iou / 2 if _close(expected, box) or _close(last, box) else 0.0
+        return self.min_iou / 2 if close(expected, box) or close(last, box) else 0.0
 
     def unfound(self, faces: list[Face], frame: int | None = None, within: int = 0) -> list[tuple[Track, Box]]:
         """Tracks detected within the last ``within`` detections that none of ``faces`` (those of the
@@ -191,5 +193,5 @@ class Tracker:
     def _overlapped(self, faces: list[Face], fi: int, rival: np.ndarray) -> bool:
         box = faces[fi].box
         # Faces of unlike sizes are never taken for each other, however they overlap.
-        return any(j != fi and rival[j] and _similar_size(box, f.box) and overlap_of_smaller(box, f.box) >= self.overlap
+        return any(j != fi and rival[j] and similar_size(box, f.box) and overlap_of_smaller(box, f.box) >= self.overlap
                    for j, f in enumerate(faces))
