@@ -57,6 +57,7 @@ bench-video: setup .venv-bench/bin/deface
 
 bench-live: setup system-deps
 	$(BIN)/python benchmarks/live.py
+	$(BIN)/python benchmarks/strides.py
 
 clean:
 	rm -rf $(VENV) .venv-bench build *.egg-info src/*.egg-info
