@@ -50,6 +50,15 @@ def test_a_face_is_covered_before_its_first_detection():
         [Reason.BACKFILL], [Reason.BACKFILL], [Reason.BACKFILL], [Reason.EVERYONE], [Reason.EVERYONE]]
 
 
+def test_a_faint_new_face_is_covered_over_the_frames_no_detection_looked_at():
+    # Detection on frames 0 and 6 only: a faint face (perhaps a hand, so covered only a little
+    # before it is first seen) found on frame 6 may have been there on any of frames 1-5.
+    script = [[], [face(50, 50, 90, 100, score=0.35)], [face(50, 50, 90, 100, score=0.35)]]
+    eng = Engine(config=EngineConfig(everyone=True), detector=ScriptedDetector(script))
+    out = run(Judge(eng, window=8, detect_every=6), 13)
+    assert [bool(j.decisions) for j in out[:7]] == [False] + [True] * 6
+
+
 def test_skipped_frames_place_a_face_between_its_detections():
     # Detection on frames 0, 2, 4; the face moves from x=50 to x=90.
     script = [[face(50, 50, 90, 100)], [face(70, 50, 110, 100)], [face(90, 50, 130, 100)]]

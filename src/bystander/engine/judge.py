@@ -282,9 +282,11 @@ class Judge:
             state.clear |= t.face.score >= cfg.min_recognition_score
             state.detections += 1
             # A face is covered back to where it came into view; a faint one (perhaps a hand or a
-            # pattern) only a little, until it turns out clear or lasting.
+            # pattern) only a little, until it turns out clear or lasting, but at least over the
+            # frames skipped since the detection before, which never looked for it.
+            unseen = min(cfg.backfill_frames, slot.index - self._latest_detection - 1) if state.detections == 1 else 0
             backfill = cfg.backfill_frames if state.clear or state.detections >= cfg.faint_lasting \
-                else cfg.faint_hold_frames
+                else max(cfg.faint_hold_frames, unseen)
             if backfill > state.backfilled:
                 self._backfill(t.id, state, state.backfilled, backfill)
                 state.backfilled = backfill
