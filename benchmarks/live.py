@@ -20,7 +20,6 @@ use, elsewhere. Under ``taskset -c 0`` everything shares one core, the publisher
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import math
 import os
@@ -36,11 +35,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from groups_cases import walker_crop  # noqa: E402
+from labelled import shared_score, video_faces  # noqa: E402
 from live_harness import (FRAME, Bystander, Destination, build_looped_input, circular, publish,  # noqa: E402
                           small_grey, video_size, video_times)
 
 MEDIA = ROOT.parent / "shared" / "media"
 PEDESTRIANS = MEDIA / "facenet_pytorch" / "video.mp4"
+PEDESTRIANS_GT = ROOT / "tests" / "gt" / "pedestrians.gt.json"
 # Who is registered: Lin-Manuel Miranda, the walker in glasses (from a crop of the clip's last frame),
 # or nobody (--everyone).
 RUNS = [
@@ -58,34 +59,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def shared_judge():
-    """The shared judge (../shared/eval/score.py): it decides, box by box, whether a face is still
-    recognisable in the output (its band-pass detail correlates with the input's)."""
-    spec = importlib.util.spec_from_file_location("score", ROOT.parent / "shared" / "eval" / "score.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def labelled_faces(scale: float) -> dict[int, list[tuple]]:
-    """The pedestrian clip's faces as a person boxed them (tests/gt/pedestrians.gt.json), frame by
-    frame, scaled to the picture sent; ignored boxes left out. The runs that count them register
-    nobody, so the walker's face is one to blur too."""
-    gt = json.loads((ROOT / "tests" / "gt" / "pedestrians.gt.json").read_text())
-    return {frame["i"]: [(x * scale, y * scale, (x + w) * scale, (y + h) * scale)
-                         for x, y, w, h in (f["box"] for f in frame["faces"]
-                                            if not f["ignore"])]
-            for frame in gt["frames"]}
-
-
 def sharp_faces(clip: Path, size, recording: Path, loop_s: float) -> dict[str, tuple[int, int]]:
     """Face-frames of 20 px or more in the output that the judge can measure, and how many of them
     the output leaves visible: ``detected``, the faces the detector finds offline at full resolution
-    (some are not faces: the back of a head, a shape in a dark window); ``labelled``, the faces a
-    person boxed."""
+    (some are not faces: the back of a head, a shape in a dark window); ``labelled``, on the
+    pedestrian clip, the faces a person boxed."""
     from bystander.engine import Engine, EngineConfig
 
-    judge = shared_judge()
+    judge = shared_score()
 
     detector = Engine(config=EngineConfig(analysis_size=max(size), detect_threshold=REFERENCE_THRESHOLD)).detector
     with av.open(str(clip)) as c:
@@ -106,10 +87,10 @@ def sharp_faces(clip: Path, size, recording: Path, loop_s: float) -> dict[str, t
     # scaled, and the faces counted are those of 20 px or more there.
     sent = (out[0][1].shape[1], out[0][1].shape[0])
     scale = sent[0] / size[0]
-    boxes = {
-        "detected": {j: [tuple(v * scale for v in f.box) for f in detector.detect(img)] for j, img in enumerate(src)},
-        "labelled": labelled_faces(sent[0] / 1920),
-    }
+    boxes = {"detected": {j: [tuple(v * scale for v in f.box) for f in detector.detect(img)] for j, img in enumerate(src)}}
+    if clip == PEDESTRIANS:
+        # Nobody is registered in the runs that count faces: the walker's is one to blur too.
+        boxes["labelled"] = video_faces(PEDESTRIANS_GT, sent[0])
     grey = [cv2.cvtColor(cv2.resize(img, sent, interpolation=cv2.INTER_AREA) if sent != tuple(size) else img,
                          cv2.COLOR_BGR2GRAY).astype(np.float32) for img in src]
     counts = {name: [0, 0] for name in boxes}
@@ -172,7 +153,7 @@ def run(name, clip, size, register, seconds, tmp: Path, extra_args=(), cpus: set
         row["sharp"] = sharp_faces(clip, size, recording, loop_s)
     elif register == "walker":
         # Faces kept (only he is registered) per frame he is in: 82 of the clip's 105 (tests/gt).
-        gt = json.loads((ROOT / "tests" / "gt" / "pedestrians.gt.json").read_text())["summary"]
+        gt = json.loads(PEDESTRIANS_GT.read_text())["summary"]
         row["shown"] = final["faces_kept"] / (final["frames"] * gt["registered"] / gt["frames"])
     return row
 
@@ -205,7 +186,7 @@ def main() -> int:
           f"{'labelled sharp':>14} "
           f"{'registered shown':>16}")
     for r in rows:
-        detected, labelled = (f"{r['sharp'][k][1]}/{r['sharp'][k][0]}" if "sharp" in r else "-"
+        detected, labelled = (f"{r['sharp'][k][1]}/{r['sharp'][k][0]}" if k in r.get("sharp", {}) else "-"
                               for k in ("detected", "labelled"))
         shown = f"{r['shown']:.2f}" if "shown" in r else "-"
         print(f"{r['run']:12} {r['seconds']:8.1f} {r['fps_out']:8.3f} {r['worst_gap_ms']:12.0f} {r['p50']:7.1f} "

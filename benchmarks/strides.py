@@ -15,8 +15,6 @@ without the relay's timing.
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import json
 import sys
 from pathlib import Path
 
@@ -25,24 +23,14 @@ import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from labelled import shared_score, video_faces  # noqa: E402
+
 MEDIA = ROOT.parent / "shared" / "media"
 CLIP = MEDIA / "facenet_pytorch" / "video.mp4"
+GT = ROOT / "tests" / "gt" / "pedestrians.gt.json"
 SIZE = (1280, 720)
 SCHEDULES = [(1280, 1), (1280, 2), (960, 1), (960, 2), (960, 4), (960, 6)]
-
-
-def shared_judge():
-    spec = importlib.util.spec_from_file_location("score", ROOT.parent / "shared" / "eval" / "score.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def labelled(scale: float) -> list[list[tuple]]:
-    """Each frame's labelled faces (nobody registered: every one is a face to blur), scaled, 20 px or more."""
-    gt = json.loads((ROOT / "tests" / "gt" / "pedestrians.gt.json").read_text())
-    return [[tuple(v * scale for v in f["box"]) for f in frame["faces"]
-             if not f["ignore"] and f["box"][3] * scale >= 20] for frame in gt["frames"]]
 
 
 def left_sharp(frames, faces, size: int, stride: int, phase: int, loops: int, judge_rule) -> tuple[int, int]:
@@ -64,8 +52,10 @@ def left_sharp(frames, faces, size: int, stride: int, phase: int, loops: int, ju
     for j in judged:
         i = j.payload % len(frames)
         out = cv2.cvtColor(engine.redact_decisions(j.image.copy(), j.decisions), cv2.COLOR_BGR2GRAY).astype(np.float32)
-        for x, y, w, h in faces[i]:
-            m = judge_rule.measure(grey[i], out, [x, y, w, h])
+        for x1, y1, x2, y2 in faces[i]:
+            if y2 - y1 < 20:
+                continue
+            m = judge_rule.measure(grey[i], out, [x1, y1, x2 - x1, y2 - y1])
             if m is None:
                 continue
             verdict = judge_rule.decide(m, "bystander")
@@ -80,8 +70,8 @@ def main() -> int:
     a = ap.parse_args()
     with av.open(str(CLIP)) as c:
         frames = [f.to_ndarray(width=SIZE[0], height=SIZE[1], format="bgr24") for f in c.decode(video=0)]
-    faces = labelled(SIZE[0] / 1920)
-    rule = shared_judge()
+    faces = video_faces(GT, SIZE[0])  # nobody registered: every face is one to blur
+    rule = shared_score()
     print(f"{'analysis size':>13} {'stride':>6} {'labelled face-frames':>20} {'left sharp':>10} {'share':>7}")
     for size, stride in SCHEDULES:
         checked = visible = 0

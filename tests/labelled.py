@@ -27,11 +27,22 @@ CLASSES = ("frontal", "profile", "tilted", "border", "hidden", "small", "blurred
 STILL_FRAMES = 10
 
 
-def _scorer():
+def shared_score():
+    """The shared judge (../shared/eval/score.py): ``measure`` and ``decide`` a face box by box."""
     spec = importlib.util.spec_from_file_location("shared_score", SHARED / "eval" / "score.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def video_faces(gt_path: Path, width: int) -> dict[int, list[tuple[float, float, float, float]]]:
+    """A video's faces as a person boxed them (a ``tests/gt/*.gt.json`` of the shared format, ignored
+    boxes left out), frame by frame, as (x1, y1, x2, y2) in a picture ``width`` wide."""
+    gt = json.loads(gt_path.read_text())
+    scale = width / gt["media"]["width"]
+    return {frame["i"]: [(x * scale, y * scale, (x + w) * scale, (y + h) * scale)
+                         for x, y, w, h in (f["box"] for f in frame["faces"] if not f["ignore"])]
+            for frame in gt["frames"]}
 
 
 @dataclass(frozen=True)
@@ -103,7 +114,7 @@ def _grey_frames(path: Path) -> list[np.ndarray]:
 
 def visible_in_photos(gt: dict, inputs: Path, outputs: Path) -> dict[Labelled, bool]:
     """Whether each face reads VISIBLE in the output photo of the same name (a missing output: visible)."""
-    score = _scorer()
+    score = shared_score()
     result = {}
     for face in faces(gt):
         out = outputs / face.file
@@ -118,7 +129,7 @@ def visible_in_photos(gt: dict, inputs: Path, outputs: Path) -> dict[Labelled, b
 
 def visible_in_videos(gt: dict, inputs: Path, outputs: Path) -> dict[Labelled, bool]:
     """Whether each face reads VISIBLE in any frame of the output video made from its image."""
-    score = _scorer()
+    score = shared_score()
     frames: dict[str, tuple[list, list]] = {}
     result = {}
     for face in faces(gt):

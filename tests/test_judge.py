@@ -92,7 +92,7 @@ def test_a_face_too_fast_to_follow_between_detections_is_covered_on_its_way():
         assert any(d.redact and d.face.box[0] <= x + 5 and x + 35 <= d.face.box[2] for d in out[i].decisions), i
 
 
-def test_a_crossing_walker_detected_every_sixth_frame_is_covered_on_every_frame():
+def test_a_crossing_walker_detected_every_sixth_frame_is_covered_on_every_frame(media):
     """The pedestrian clip at 720p, detected every 6th frame as a slow live machine does: the woman
     in the pink scarf crosses the foreground faster than tracking follows at that stride (about 25 px
     a frame); every frame she is boxed on (tests/gt) must read redacted to the shared judge."""
@@ -100,15 +100,15 @@ def test_a_crossing_walker_detected_every_sixth_frame_is_covered_on_every_frame(
 
     import av
 
-    from labelled import _scorer
+    from labelled import shared_score
 
     gt = json.loads((Path(__file__).parent / "gt" / "pedestrians.gt.json").read_text())
     scale = 1280 / 1920
-    with av.open(str(MEDIA / "facenet_pytorch" / "video.mp4")) as c:
+    with av.open(str(media / "facenet_pytorch" / "video.mp4")) as c:
         frames = [f.to_ndarray(width=1280, height=720, format="bgr24") for f in c.decode(video=0)]
     eng = Engine(config=EngineConfig(everyone=True))
     out = run_frames(Judge(eng, window=14, detect_every=6), frames)
-    score = _scorer()
+    score = shared_score()
     visible = []
     for i, (image, judged) in enumerate(zip(frames, out)):
         boxes = [f["box"] for f in gt["frames"][i]["faces"] if f["track"] == 5 and not f["ignore"]]

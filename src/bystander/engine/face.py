@@ -51,7 +51,7 @@ class Reason(str, Enum):
     CROSSING = "crossing"  # tracking had a rival for it (faces overlapping, swapping): identity not carried
     INTERPOLATED = "interpolated"  # a frame between two detections: placed between both
     PREDICTED = "predicted"  # a skipped frame with no later detection yet (live without delay)
-    HELD = "held"  # the detector missed it: covered where it was last seen
+    HELD = "held"  # the detector missed it: covered where it was last seen (just lost: and on its way)
     BACKFILL = "backfill"  # before its first detection: covered where it came into view
     TRAIL = "trail"  # it jumped, or moved too far to be followed: covered where it was and on its way
 

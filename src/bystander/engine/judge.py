@@ -34,13 +34,14 @@ from . import second_look
 from .cut import is_cut, thumbnail
 from .face import Decision, Face, Match, Reason
 from .pipeline import Engine
-from .track import Track, Tracker, centre_distance, close, grow, iou, similar_size
+from .track import TRACKING_REACH, Track, Tracker, centre_distance, close, grow, iou, similar_size
 
 _NO_LANDMARKS = np.zeros((5, 2), np.float32)
 _OPEN = 10**12  # a segment not (yet) withdrawn
-# How far a face may move in a frame, in its own sizes, to be taken for a new face that a detection
-# found where it lost another (``Judge._bridge``): a walker crossing near the camera moves about a
-# quarter of his face's height a frame.
+# How far, in face sizes (the larger side of the larger face), a face lost on a detection may have
+# moved to be taken for a new one found on it (``Judge._bridge``): tracking's own reach, and this
+# much more for each frame between: a woman crossing near the camera moved a quarter of her face's
+# size a frame. Never over more frames than a new face is backfilled.
 BRIDGE_REACH = 0.3
 
 
@@ -306,13 +307,12 @@ class Judge:
         for t in held:
             state = self._tracks.get(t.id)
             if t.misses <= (cfg.hold_frames if state and state.clear else cfg.faint_hold_frames):
-                # Frames skipped since its last detection: it was there, somewhere, on them too, where
-                # it stopped or on its way (a walker leaving the picture, or going behind someone).
-                for earlier in self._slots:
-                    if t.misses == 1 and state and earlier.mode is Mode.SKIP and earlier.index > state.last_detected:
-                        earlier.seen.append(_Seen(t.id, _place(_union(t.box, t.predicted(earlier.index))), Reason.HELD))
-                box = _union(t.box, t.predicted(slot.index)) if t.misses == 1 else t.box
-                slot.seen.append(_Seen(t.id, _place(box), Reason.HELD))
+                # On this frame and those skipped since the detection before: it was there, somewhere,
+                # where it stopped or, just lost, on its way (a walker leaving the picture, or going
+                # behind someone).
+                for earlier in [*(s for s in self._slots if s.mode is Mode.SKIP and s.index > self._latest_detection),
+                                slot]:
+                    earlier.seen.append(_Seen(t.id, _place(_held(t, earlier.index)), Reason.HELD))
         self._latest_detection = slot.index
         if eng.recognising:
             self._recognise(slot, [s for s in slot.seen if s.segment is not None and s.reason is Reason.UNCONFIRMED])
@@ -336,14 +336,14 @@ class Judge:
                 lost.append((state.last_detected, before))
         for t in born:
             index, box = self._tracks[t.id].first
-            near = [(last, before) for last, before in lost if index - last > 1 and similar_size(box, before)
-                    and close(before, box, 0.6 + BRIDGE_REACH * (index - last))]
+            near = [k for k, (last, before) in enumerate(lost)
+                    if 1 < index - last <= self.config.backfill_frames and similar_size(box, before)
+                    and close(before, box, TRACKING_REACH + BRIDGE_REACH * (index - last))]
             if not near:
                 continue
-            last, before = min(near, key=lambda n: centre_distance(n[1], box))
-            lost.remove((last, before))
+            last, before = lost.pop(min(near, key=lambda k: centre_distance(lost[k][1], box)))
             # The way it came says where it goes on: it is held along that way when it is lost next.
-            t.velocity = tuple((b1 - b0) / (index - last) for b0, b1 in zip(before, box))
+            t.seed(tuple((b1 - b0) / (index - last) for b0, b1 in zip(before, box)))
             for slot in self._slots:
                 a = (slot.index - last) / (index - last)
                 if 0 < a < 1 and slot.mode is Mode.SKIP:
@@ -536,8 +536,12 @@ def _between(a, b, share: float) -> Face:
     return _place(grow(tuple((1 - share) * v0 + share * v1 for v0, v1 in zip(a, b)), 0.1))
 
 
-def _union(a, b) -> tuple:
-    """The box around both ``a`` and ``b``."""
+def _held(t: Track, frame: int) -> tuple:
+    """Where a face the detector lost is covered on ``frame``: where it was last seen or, on the
+    detection that lost it and the frames before, anywhere from there to where its motion puts it."""
+    if t.misses != 1:
+        return t.box
+    a, b = t.box, t.predicted(frame)
     return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
 
 

@@ -48,8 +48,11 @@ def centre_distance(a, b) -> float:
     return float(np.hypot((a[0] + a[2] - b[0] - b[2]) / 2, (a[1] + a[3] - b[1] - b[3]) / 2))
 
 
-def close(a, b, reach: float = 0.6) -> bool:
-    """Centres within ``reach`` of the larger face's size (by default: the same face moved fast)."""
+TRACKING_REACH = 0.6  # of the larger face's size: a detection this close to a track may be its face, moved fast
+
+
+def close(a, b, reach: float = TRACKING_REACH) -> bool:
+    """Centres within ``reach`` of the larger face's size."""
     size = max(a[2] - a[0], a[3] - a[1], b[2] - b[0], b[3] - b[1])
     return centre_distance(a, b) < reach * size
 
@@ -75,6 +78,13 @@ class Track:
     ambiguous: bool = False  # this frame's association had a rival: identity cannot be carried
     score: float = 0.0  # its latest detection's
     hits: int = 1  # detections so far
+    seeded: bool = False  # its velocity was given (``seed``), not measured between its own detections
+
+    def seed(self, velocity: Box) -> None:
+        """Start a new track moving as the way it came says (``Judge._bridge``). The next association
+        may use it, but nothing takes it for a jump when the track does not move so."""
+        self.velocity = velocity
+        self.seeded = True
 
     def predicted(self, frame: int) -> Box:
         """Where the face should be at ``frame`` if it kept moving as between its last detections."""
@@ -158,7 +168,8 @@ class Tracker:
                          np.delete(fit[:, fi] * rival_t, ti).max(initial=0.0))
             new = faces[fi].box
             t.ambiguous = bool(others >= self.rival * fit[ti, fi]) or self._overlapped(faces, fi, rival_f)
-            t.expected = expected[ti]
+            t.expected = None if t.seeded else expected[ti]
+            t.seeded = False
             t.missed = t.misses
             if t.misses == 0:
                 gap = max(1, self.frame - t.last_seen)
